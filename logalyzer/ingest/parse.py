@@ -1,0 +1,169 @@
+"""Lines → parsed columns, Spark-native: one regex per layout, no Python UDF on this path.
+
+Each layout is applied with a single ``regexp_replace`` that rewrites a matching line into its
+fields joined by a separator (then ``split``), so a line costs one regex match however many fields
+the layout has. Lines are read one file per task, which gives exact per-file line numbers from
+``monotonically_increasing_id`` without a shuffle. Every line gets an ``outcome``: ``loaded``,
+``blank``, or the quarantine reason (``too_long``, ``invalid_utf8``, ``no_format_match``,
+``bad_timestamp``).
+"""
+from __future__ import annotations
+
+import contextlib
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from logalyzer.ingest.layouts import CANONICAL, EPOCH_FIELDS, TIME_FIELDS, Layout, compile_layout, resolve_layouts
+from logalyzer.ingest.timestamps import parse_timestamp
+
+_SENTINEL = "\u001e"   # marks "this layout matched"
+_SEP = "\u001f"        # between fields
+QUARANTINE_REASONS = ("too_long", "invalid_utf8", "no_format_match", "bad_timestamp")
+_LEVELS = {"V": "VERBOSE", "D": "DEBUG", "I": "INFO", "W": "WARN", "WARNING": "WARN", "E": "ERROR",
+           "ERR": "ERROR", "F": "FATAL", "A": "FATAL", "CRITICAL": "FATAL", "CRIT": "FATAL"}
+
+
+@contextlib.contextmanager
+def one_partition_per_file(spark: SparkSession):
+    """Make every input file exactly one scan partition (one task per file, in line order)."""
+    huge = str(1 << 40)
+    keys = ("spark.sql.files.maxPartitionBytes", "spark.sql.files.openCostInBytes")
+    previous = {k: spark.conf.get(k) for k in keys}
+    for k in keys:
+        spark.conf.set(k, huge)
+    try:
+        yield
+    finally:
+        for k, v in previous.items():
+            spark.conf.set(k, v)
+
+
+def _java_regex(layout: Layout) -> str:
+    # DOTALL and \z: a stray \r or U+2028 inside a message must not end the match early.
+    return "(?s)" + layout.regex[:-1] + r"\z"
+
+
+def rewrite(text: Column, layout: Layout) -> Column:
+    """``text`` rewritten to sentinel + fields joined by a separator; unchanged if it does not match."""
+    replacement = _SENTINEL + _SEP.join(f"${i + 1}" for i in range(len(layout.fields)))
+    return F.regexp_replace(text, _java_regex(layout), replacement)
+
+
+def split_rewritten(rewritten: Column, layout: Layout) -> Column:
+    """The fields array of a rewritten line, or null when the layout did not match it."""
+    parts = F.split(F.substring(rewritten, 2, 1 << 30), _SEP, -1)
+    return F.when(rewritten.startswith(_SENTINEL) & (F.size(parts) == len(layout.fields)), parts)
+
+
+def normalise_level(level: Column) -> Column:
+    upper = F.upper(F.trim(level))
+    mapping = F.create_map(*[F.lit(x) for kv in _LEVELS.items() for x in kv])
+    return F.coalesce(F.element_at(mapping, upper), F.when(upper != "", upper))
+
+
+def _layout_struct(parts: Column, layout: Layout, ingest_conf: dict, year: Column, file_date: Column) -> Column:
+    """The canonical columns of one layout, from its (non-null) fields array."""
+    by_name = {name: F.trim(parts.getItem(i)) for i, name in enumerate(layout.fields)}
+    canon, extra = {}, []
+    for name, col in by_name.items():
+        low = name.lower()
+        if low in CANONICAL and CANONICAL[low] not in canon:
+            canon[CANONICAL[low]] = parts.getItem(layout.fields.index(name)) if low in ("content", "message") else col
+        elif low not in TIME_FIELDS and low not in EPOCH_FIELDS:
+            extra.append((name, col))
+    presets = ingest_conf.get("formats") or {}
+    formats = list((presets.get(layout.name) or {}).get("timestamp_formats") or [])
+    formats += [f for f in ingest_conf.get("timestamp_formats") or [] if f not in formats]
+    time_cols = [by_name[n] for n in layout.fields if n.lower() in TIME_FIELDS]
+    epoch_cols = [by_name[n] for n in layout.fields if n.lower() in EPOCH_FIELDS]
+    candidates = ([F.concat_ws(" ", *time_cols)] if time_cols else []) + epoch_cols
+    if len(time_cols) > 1:
+        candidates += time_cols
+    ts = F.coalesce(*[parse_timestamp(c, formats, year, file_date) for c in candidates]) if candidates \
+        else F.lit(None).cast("timestamp")
+    fields = (F.map_from_arrays(F.array(*[F.lit(n) for n, _ in extra]), F.array(*[c for _, c in extra]))
+              if extra else F.create_map().cast("map<string,string>"))
+    none = F.lit(None)
+    return F.struct(
+        ts.alias("ts"),
+        (normalise_level(canon["level"]) if "level" in canon else none.cast("string")).alias("level"),
+        (canon["pid"].cast("int") if "pid" in canon else none.cast("int")).alias("pid"),
+        (canon["tid"].cast("int") if "tid" in canon else none.cast("int")).alias("tid"),
+        canon.get("tag", none.cast("string")).alias("tag"),
+        canon.get("message", none.cast("string")).alias("message"),
+        fields.alias("fields"),
+        F.lit(layout.name).alias("format"),
+    )
+
+
+def parse_lines(lines: DataFrame, ingest_conf: dict, fmt=None) -> DataFrame:
+    """``value`` (one raw line), ``source_file``, ``line_no``, ``file_modified`` → parsed columns + ``outcome``.
+
+    Built in stages (rewrite → split → fields) so each regex runs once per line: Spark keeps a
+    costly expression in its own projection rather than inlining it into every use.
+    """
+    presets = ingest_conf.get("formats") or {}
+    layouts = resolve_layouts(fmt or ingest_conf.get("format", "logcat"), presets)
+    value = F.col("value")
+    path = F.col("source_file")
+    max_len = int(ingest_conf.get("max_line_length", 65536))
+
+    date_re = ingest_conf.get("file_date_pattern") or r"(\d{4})-?(\d{2})-?(\d{2})"
+    file_date = F.make_date(*[F.nullif(F.regexp_extract(path, date_re, i), F.lit("")).cast("int") for i in (1, 2, 3)])
+    default_year = ingest_conf.get("default_year")
+    year = F.coalesce(F.year(F.col("_file_date")),
+                      F.lit(default_year).cast("int") if default_year else F.lit(None).cast("int"),
+                      F.year(F.col("file_modified")))
+
+    df = lines.select("*", value.cast("binary").alias("raw"), file_date.alias("_file_date"))
+    df = df.select("*", (F.octet_length("raw") > max_len).alias("_too_long"),
+                   (F.encode(value, "UTF-8") != F.col("raw")).alias("_bad_utf8"))
+    df = df.select("*", *[F.when(~F.col("_too_long"), rewrite(value, lay)).alias(f"_rw{i}")
+                          for i, lay in enumerate(layouts)])
+    df = df.select("*", *[split_rewritten(F.col(f"_rw{i}"), lay).alias(f"_parts{i}")
+                          for i, lay in enumerate(layouts)])
+    parsed = None
+    for i, lay in reversed(list(enumerate(layouts))):  # first layout wins: build the chain from the back
+        struct = _layout_struct(F.col(f"_parts{i}"), lay, ingest_conf, year, F.col("_file_date"))
+        hit = F.col(f"_parts{i}").isNotNull()
+        parsed = F.when(hit, struct) if parsed is None else F.when(hit, struct).otherwise(parsed)
+    df = df.select("*", parsed.alias("p"))
+    outcome = (F.when(F.col("_too_long"), "too_long")
+               .when(F.col("_bad_utf8"), "invalid_utf8")
+               .when(F.trim(value) == "", "blank")
+               .when(F.col("p").isNull(), "no_format_match")
+               .when(F.col("p.ts").isNull(), "bad_timestamp")
+               .otherwise("loaded"))
+    device_re = ingest_conf.get("device_id_pattern") or r"R\d{10}"
+    df = df.select(
+        F.nullif(F.regexp_extract(path, device_re, 0), F.lit("")).alias("device_id"),
+        "p.ts", F.to_date("p.ts").alias("date"), "p.level", "p.pid", "p.tid", "p.tag", "p.message",
+        "p.fields", "p.format", "source_file", "line_no", F.md5(F.col("raw")).alias("line_hash"),
+        "raw", outcome.alias("outcome"),
+    )
+    return add_var_fields(df, ingest_conf.get("var") or {})
+
+
+def add_var_fields(df: DataFrame, var_conf: dict) -> DataFrame:
+    """Split the message of VAR lines (tag = ``var.tag``) into category, function, event type, data."""
+    tag = var_conf.get("tag", "VAR")
+    layout = compile_layout(var_conf.get("layout", r"\[<Category>\] <Function>\(\) <EventType> <Data>"), name="var")
+    df = df.withColumn("_var", split_rewritten(F.when(F.col("tag") == tag, rewrite(F.col("message"), layout)), layout))
+    cols = {"var_category": "Category", "var_function": "Function", "var_event_type": "EventType", "var_data": "Data"}
+    for col, field in cols.items():
+        item = F.trim(F.col("_var").getItem(layout.fields.index(field))) if field in layout.fields else F.lit(None)
+        df = df.withColumn(col, item.cast("string"))
+    return df.drop("_var")
+
+
+def read_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
+    """Raw lines of ``paths`` with file and 1-based line number (call inside ``one_partition_per_file``)."""
+    df = spark.read.text(paths).select(
+        "value",
+        F.col("_metadata.file_path").alias("source_file"),
+        F.col("_metadata.file_modification_time").alias("file_modified"),
+    )
+    # One file per partition, read in order: the id minus the partition's base is the line index.
+    line_no = F.monotonically_increasing_id() - F.shiftleft(F.spark_partition_id().cast("long"), 33) + 1
+    return df.withColumn("line_no", line_no)

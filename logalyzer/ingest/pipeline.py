@@ -1,0 +1,155 @@
+"""The ingest stage: extract (find and check files) → transform (parse lines) → load (tables).
+
+Writes ``log_lines`` (bronze), ``quarantine``, ``ingest_manifest`` and ``run_log``. Loads are
+idempotent at file level: a file already on record, or the same bytes under another name, adds no
+rows. Counts are gathered while the bronze table is written (``DataFrame.observe``) so the input
+is read once; files that had a bad line are read a second time to fill the quarantine.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
+
+from logalyzer.ingest.files import check_files, list_files
+from logalyzer.ingest.manifest import MANIFEST_COLUMNS, MANIFEST_SCHEMA, loaded_hashes, read_manifest, unseen_files
+from logalyzer.ingest.parse import QUARANTINE_REASONS, one_partition_per_file, parse_lines, read_lines
+from logalyzer.runlog import new_run_id, record_run, utcnow
+
+log = logging.getLogger(__name__)
+
+LOG_LINES_COLUMNS = ["device_id", "ts", "date", "level", "pid", "tid", "tag", "message", "var_category",
+                     "var_function", "var_event_type", "var_data", "fields", "format", "source_file",
+                     "source_hash", "line_no", "line_hash", "run_id"]
+OUTCOMES = ("loaded", "blank") + QUARANTINE_REASONS
+
+
+# -- extract -------------------------------------------------------------------------------------
+def plan_files(spark: SparkSession, catalog, ingest_conf: dict, input_path: str, run_id: str, progress=print):
+    """Decide per file: load it, or record it as duplicate / corrupt / empty; skip known files."""
+    listed = list_files(spark, input_path, ingest_conf.get("include", "*"))
+    manifest = read_manifest(catalog)
+    fresh = [r.path for r in unseen_files(listed, manifest).select("path").collect()]
+    total = listed.count()
+    progress(f"found {total} files under {input_path}; {total - len(fresh)} already on record, {len(fresh)} to check")
+    checks = check_files(spark, fresh)
+    known = loaded_hashes(manifest, sorted({c["content_hash"] for c in checks if c["status"] == "new"}))
+    first_by_hash: dict = {}
+    for c in sorted(checks, key=lambda c: c["path"]):
+        c["run_id"] = run_id
+        c["duplicate_of"] = None
+        if c["status"] != "new":
+            continue
+        original = known.get(c["content_hash"]) or first_by_hash.get(c["content_hash"])
+        if original:
+            c["status"], c["duplicate_of"] = "duplicate", original
+        else:
+            first_by_hash[c["content_hash"]] = c["path"]
+    return total, checks
+
+
+# -- transform -----------------------------------------------------------------------------------
+def parse_files(spark: SparkSession, files: list[dict], ingest_conf: dict, fmt, run_id: str) -> DataFrame:
+    """Parsed lines of ``files`` (all outcomes), with the file's content hash and the run id."""
+    paths = [f["path"] for f in files]
+    hashes = spark.createDataFrame([(f["path"], f["content_hash"]) for f in files],
+                                   "source_file string, source_hash string")
+    parsed = parse_lines(read_lines(spark, paths), ingest_conf, fmt)
+    return (parsed.join(F.broadcast(hashes), on="source_file", how="left")
+            .withColumn("run_id", F.lit(run_id)))
+
+
+def quarantine_rows(parsed: DataFrame) -> DataFrame:
+    return parsed.where(F.col("outcome").isin(*QUARANTINE_REASONS)).select(
+        "source_file", "source_hash", "line_no", "device_id", F.col("outcome").alias("reason"),
+        "raw", F.decode("raw", "UTF-8").alias("raw_text"), "run_id",
+        F.current_date().alias("ingest_date"))
+
+
+# -- load ----------------------------------------------------------------------------------------
+def run_ingest(spark: SparkSession, catalog, conf: dict, input_path: str, fmt=None, strict: bool = False,
+               progress=print) -> dict:
+    """Ingest every log file under ``input_path``; returns the counts (also stored in ``run_log``)."""
+    ingest_conf = conf.get("ingest") or {}
+    run_id = new_run_id("ingest")
+    started = utcnow()
+    status = "failed"
+    counts: Counter = Counter()
+    try:
+        total, checks = plan_files(spark, catalog, ingest_conf, input_path, run_id, progress)
+        counts["files_found"] = total
+        counts["files_skipped_known"] = total - len(checks)
+        for c in checks:
+            counts[f"files_{c['status']}"] += 1
+            if c["status"] == "corrupt":
+                progress(f"corrupt file recorded, not loaded: {c['path']}: {c['error']}")
+        to_load = [c for c in checks if c["status"] == "new"]
+        per_file: dict = {}
+        if to_load:
+            progress(f"reading {len(to_load)} files ({sum(c['lines'] for c in to_load):,} lines)")
+            per_file = _load_lines(spark, catalog, ingest_conf, fmt, run_id, to_load, counts, progress)
+        manifest_rows = []
+        for c in checks:
+            stats = per_file.get(c["path"], Counter())
+            if c["status"] == "new":
+                c["status"] = "loaded"
+            manifest_rows.append({**c, "device_id": _device_id(c["path"], ingest_conf),
+                                  "loaded": stats.get("loaded", 0) if c["status"] == "loaded" else 0,
+                                  "quarantined": sum(stats.get(r, 0) for r in QUARANTINE_REASONS),
+                                  "blank": stats.get("blank", 0), "ingested_at": started})
+        if manifest_rows:
+            rows = [tuple(r.get(k) for k in MANIFEST_COLUMNS) for r in manifest_rows]
+            catalog.append("ingest_manifest", spark.createDataFrame(rows, MANIFEST_SCHEMA))
+        status = "succeeded" if not (strict and counts["files_corrupt"]) else "failed_strict"
+        return {"run_id": run_id, "status": status, **counts}
+    finally:
+        record_run(catalog, run_id, "ingest", started, status, counts, input_path)
+
+
+def _device_id(path: str, ingest_conf: dict):
+    import re
+
+    m = re.search(ingest_conf.get("device_id_pattern") or r"R\d{10}", path)
+    return m.group(0) if m else None
+
+
+def _load_lines(spark, catalog, ingest_conf, fmt, run_id, files, counts, progress) -> dict:
+    """Write bronze (good lines) and quarantine (bad lines); per-file counts of non-loaded lines."""
+    with one_partition_per_file(spark):
+        parsed = parse_files(spark, files, ingest_conf, fmt, run_id)
+        obs = Observation("ingest")
+        observed = parsed.observe(
+            obs, F.count(F.lit(1)).alias("lines_read"),
+            *[F.sum((F.col("outcome") == o).cast("long")).alias(f"lines_{o}") for o in OUTCOMES],
+            F.array_join(F.collect_set(F.when(F.col("outcome") != "loaded", F.col("source_file"))), "\n")
+            .alias("files_with_bad_lines"))
+        catalog.append("log_lines", observed.where(F.col("outcome") == "loaded").select(*LOG_LINES_COLUMNS))
+        metrics = obs.get
+        for key, value in metrics.items():
+            if key.startswith("lines_"):
+                counts[key] += int(value or 0)
+        progress(f"log_lines: {counts['lines_loaded']:,} lines loaded of {counts['lines_read']:,} read")
+        expected = sum(f["lines"] for f in files)
+        if expected != counts["lines_read"]:
+            log.warning("files held %d lines by newline count but Spark read %d (stray \\r line breaks?)",
+                        expected, counts["lines_read"])
+        bad_files = [p for p in (metrics.get("files_with_bad_lines") or "").split("\n") if p]
+        per_file: dict = {f["path"]: Counter(loaded=0) for f in files}
+        if bad_files:
+            bad = parse_files(spark, [f for f in files if f["path"] in set(bad_files)], ingest_conf, fmt, run_id)
+            bad = bad.where(F.col("outcome") != "loaded").persist()
+            try:
+                quarantined = quarantine_rows(bad)
+                catalog.append("quarantine", quarantined)
+                for r in bad.groupBy("source_file", "outcome").count().collect():
+                    per_file[r.source_file][r.outcome] += r["count"]
+            finally:
+                bad.unpersist()
+            progress(f"quarantine: {sum(counts[f'lines_{r}'] for r in QUARANTINE_REASONS):,} lines "
+                     f"from {len(bad_files)} files")
+        for f in files:
+            stats = per_file[f["path"]]
+            stats["loaded"] = f["lines"] - sum(v for k, v in stats.items() if k != "loaded")
+        return per_file
