@@ -56,7 +56,12 @@ def build_spark(app_name: str, conf: dict | None = None):
     submitted = SparkConf().contains("spark.master")  # spark-submit / cluster already chose one
     if not submitted:
         builder = builder.master(master)
-        local = (conf.get("spark") or {}).get("local") or {}
+        local = dict((conf.get("spark") or {}).get("local") or {})
+        log4j = os.path.join(os.path.dirname(os.path.abspath(__file__)), "log4j2.properties")
+        java_opts = f"-Dlog4j2.configurationFile=file:{log4j} " + str(local.pop("spark.driver.extraJavaOptions", ""))
+        builder = builder.config("spark.driver.extraJavaOptions", java_opts.strip())
+        if master.startswith("local"):
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # one machine: no network guessing
         for key, value in local.items():
             builder = builder.config(key, str(value))
     for key, value in spark_conf.items():

@@ -7,6 +7,7 @@ reach the driver, never lines.
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import zlib
 
@@ -33,12 +34,36 @@ def input_exists(spark: SparkSession, input_path: str) -> bool:
 
 
 def list_files(spark: SparkSession, input_path: str, include: str) -> DataFrame:
-    """``path, size, modified`` of every file under ``input_path`` whose name matches ``include``."""
-    if not input_exists(spark, input_path):
+    """``path, size, modified`` of every file under ``input_path`` whose name matches ``include``.
+
+    Listed with the Hadoop FileSystem API (as Spark's own file index does) because Spark's file
+    scans drop zero-length files, and an empty file must be recorded, not lost.
+    """
+    jvm = spark.sparkContext._jvm
+    hconf = spark.sparkContext._jsc.hadoopConfiguration()
+    pattern = jvm.org.apache.hadoop.fs.Path(input_path)
+    fs = pattern.getFileSystem(hconf)
+    matches = fs.globStatus(pattern)
+    if matches is None or len(matches) == 0:
         raise InputNotFoundError(f"input path not found: {input_path}")
-    return (spark.read.format("binaryFile").option("recursiveFileLookup", "true")
-            .option("pathGlobFilter", include).load(input_path)
-            .select("path", F.col("length").alias("size"), F.col("modificationTime").alias("modified")))
+    name_filter = jvm.org.apache.hadoop.fs.GlobFilter(include)
+    rows = []
+
+    def keep(status):
+        name = status.getPath().getName()
+        if name.startswith((".", "_")) or not name_filter.accept(status.getPath()):
+            return
+        rows.append((status.getPath().toString(), int(status.getLen()),
+                     dt.datetime.utcfromtimestamp(status.getModificationTime() / 1000.0)))
+
+    for match in matches:
+        if match.isDirectory():
+            it = fs.listFiles(match.getPath(), True)
+            while it.hasNext():
+                keep(it.next())
+        else:
+            keep(match)
+    return spark.createDataFrame(sorted(rows), "path string, size long, modified timestamp")
 
 
 def _count_gzip_lines(data: bytes) -> tuple[int, str | None]:
@@ -99,20 +124,23 @@ def _check_batches(batches):
         yield pd.DataFrame(rows, columns=["path", "size", "modified", "content_hash", "lines", "status", "error"])
 
 
-def check_files(spark: SparkSession, paths: list[str]) -> list[dict]:
+def check_files(spark: SparkSession, files: list[tuple]) -> list[dict]:
     """Per file: size, sha256, line count, and status new | empty | corrupt (with its error).
 
-    Returns one small dict per file (the driver already holds the file list, as Spark's own file
+    ``files`` holds (path, size, modified) from ``list_files``. Returns one small dict per file (the driver already holds the file list, as Spark's own file
     index does); the file bytes stay on the executors.
     """
+    # Spark's file scans skip zero-length files, so those are recorded without being read.
+    empty = [{**check_file(path, b""), "modified": modified} for path, size, modified in files if size == 0]
+    paths = [path for path, size, _ in files if size > 0]
     if not paths:
-        return []
+        return empty
     key = "spark.sql.execution.arrow.maxRecordsPerBatch"
     previous = spark.conf.get(key)
     spark.conf.set(key, "2")  # each row carries a whole file's bytes: few per Arrow batch
     try:
-        files = (spark.read.format("binaryFile").load(paths)
+        df = (spark.read.format("binaryFile").load(paths)
                  .select("path", F.col("modificationTime").alias("modified"), "content"))
-        return [row.asDict() for row in files.mapInPandas(_check_batches, FILE_CHECK_SCHEMA).collect()]
+        return empty + [row.asDict() for row in df.mapInPandas(_check_batches, FILE_CHECK_SCHEMA).collect()]
     finally:
         spark.conf.set(key, previous)

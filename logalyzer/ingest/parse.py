@@ -62,8 +62,8 @@ def normalise_level(level: Column) -> Column:
     return F.coalesce(F.element_at(mapping, upper), F.when(upper != "", upper))
 
 
-def _layout_struct(parts: Column, layout: Layout, ingest_conf: dict, year: Column, file_date: Column) -> Column:
-    """The canonical columns of one layout, from its (non-null) fields array."""
+def _layout_columns(parts: Column, layout: Layout) -> dict:
+    """The canonical columns of one layout from its fields array, plus the raw time texts."""
     by_name = {name: F.trim(parts.getItem(i)) for i, name in enumerate(layout.fields)}
     canon, extra = {}, []
     for name, col in by_name.items():
@@ -72,36 +72,41 @@ def _layout_struct(parts: Column, layout: Layout, ingest_conf: dict, year: Colum
             canon[CANONICAL[low]] = parts.getItem(layout.fields.index(name)) if low in ("content", "message") else col
         elif low not in TIME_FIELDS and low not in EPOCH_FIELDS:
             extra.append((name, col))
-    presets = ingest_conf.get("formats") or {}
-    formats = list((presets.get(layout.name) or {}).get("timestamp_formats") or [])
-    formats += [f for f in ingest_conf.get("timestamp_formats") or [] if f not in formats]
     time_cols = [by_name[n] for n in layout.fields if n.lower() in TIME_FIELDS]
     epoch_cols = [by_name[n] for n in layout.fields if n.lower() in EPOCH_FIELDS]
-    candidates = ([F.concat_ws(" ", *time_cols)] if time_cols else []) + epoch_cols
-    if len(time_cols) > 1:
-        candidates += time_cols
-    ts = F.coalesce(*[parse_timestamp(c, formats, year, file_date) for c in candidates]) if candidates \
-        else F.lit(None).cast("timestamp")
-    fields = (F.map_from_arrays(F.array(*[F.lit(n) for n, _ in extra]), F.array(*[c for _, c in extra]))
-              if extra else F.create_map().cast("map<string,string>"))
-    none = F.lit(None)
-    return F.struct(
-        ts.alias("ts"),
-        (normalise_level(canon["level"]) if "level" in canon else none.cast("string")).alias("level"),
-        (canon["pid"].cast("int") if "pid" in canon else none.cast("int")).alias("pid"),
-        (canon["tid"].cast("int") if "tid" in canon else none.cast("int")).alias("tid"),
-        canon.get("tag", none.cast("string")).alias("tag"),
-        canon.get("message", none.cast("string")).alias("message"),
-        fields.alias("fields"),
-        F.lit(layout.name).alias("format"),
-    )
+    none = F.lit(None).cast("string")
+    return {
+        "level": normalise_level(canon["level"]) if "level" in canon else none,
+        "pid": canon["pid"].cast("int") if "pid" in canon else F.lit(None).cast("int"),
+        "tid": canon["tid"].cast("int") if "tid" in canon else F.lit(None).cast("int"),
+        "tag": canon.get("tag", none),
+        "message": canon.get("message", none),
+        "fields": (F.map_from_arrays(F.array(*[F.lit(n) for n, _ in extra]), F.array(*[c for _, c in extra]))
+                   if extra else F.create_map().cast("map<string,string>")),
+        "format": F.lit(layout.name),
+        "_time_text": F.concat_ws(" ", *time_cols) if time_cols else none,
+        "_epoch_text": epoch_cols[0] if epoch_cols else none,
+    }
+
+
+def _formats_for(layout: Layout, ingest_conf: dict) -> list[str]:
+    """A preset's own formats (plus the cheap iso/epoch checks), else the general list.
+
+    Every format adds generated code to the per-line loop: past ~10, Spark's 64 KB method limit
+    sends the stage to its slow interpreted path, so presets name exactly what they need.
+    """
+    own = ((ingest_conf.get("formats") or {}).get(layout.name) or {}).get("timestamp_formats")
+    if own:
+        return list(own) + [f for f in ("iso", "epoch") if f not in own]
+    return list(ingest_conf.get("timestamp_formats") or [])
 
 
 def parse_lines(lines: DataFrame, ingest_conf: dict, fmt=None) -> DataFrame:
     """``value`` (one raw line), ``source_file``, ``line_no``, ``file_modified`` → parsed columns + ``outcome``.
 
-    Built in stages (rewrite → split → fields) so each regex runs once per line: Spark keeps a
-    costly expression in its own projection rather than inlining it into every use.
+    Built in stages (rewrite → split → fields → timestamp) so each regex runs once per line and
+    the generated code stays small: Spark keeps an expression used several times in its own
+    projection rather than inlining it into every use.
     """
     presets = ingest_conf.get("formats") or {}
     layouts = resolve_layouts(fmt or ingest_conf.get("format", "logcat"), presets)
@@ -109,7 +114,7 @@ def parse_lines(lines: DataFrame, ingest_conf: dict, fmt=None) -> DataFrame:
     path = F.col("source_file")
     max_len = int(ingest_conf.get("max_line_length", 65536))
 
-    date_re = ingest_conf.get("file_date_pattern") or r"(\d{4})-?(\d{2})-?(\d{2})"
+    date_re = ingest_conf["file_date_pattern"]
     file_date = F.make_date(*[F.nullif(F.regexp_extract(path, date_re, i), F.lit("")).cast("int") for i in (1, 2, 3)])
     default_year = ingest_conf.get("default_year")
     year = F.coalesce(F.year(F.col("_file_date")),
@@ -123,23 +128,37 @@ def parse_lines(lines: DataFrame, ingest_conf: dict, fmt=None) -> DataFrame:
                           for i, lay in enumerate(layouts)])
     df = df.select("*", *[split_rewritten(F.col(f"_rw{i}"), lay).alias(f"_parts{i}")
                           for i, lay in enumerate(layouts)])
-    parsed = None
-    for i, lay in reversed(list(enumerate(layouts))):  # first layout wins: build the chain from the back
-        struct = _layout_struct(F.col(f"_parts{i}"), lay, ingest_conf, year, F.col("_file_date"))
-        hit = F.col(f"_parts{i}").isNotNull()
-        parsed = F.when(hit, struct) if parsed is None else F.when(hit, struct).otherwise(parsed)
-    df = df.select("*", parsed.alias("p"))
+    layout_no = F.coalesce(*[F.when(F.col(f"_parts{i}").isNotNull(), F.lit(i)) for i in range(len(layouts))])
+    df = df.select("*", layout_no.alias("_layout"))
+    per_layout = [_layout_columns(F.col(f"_parts{i}"), lay) for i, lay in enumerate(layouts)]
+    picked = {}
+    for name in per_layout[0]:
+        expr = None
+        for i in reversed(range(len(layouts))):  # first layout wins
+            expr = F.when(F.col("_layout") == i, per_layout[i][name]) if expr is None else \
+                F.when(F.col("_layout") == i, per_layout[i][name]).otherwise(expr)
+        picked[name] = expr.alias(name)
+    df = df.select("value", "raw", "source_file", "line_no", "_file_date", "_too_long", "_bad_utf8", "_layout",
+                   "file_modified", *picked.values())
+    ts = None
+    for i in reversed(range(len(layouts))):
+        formats = _formats_for(layouts[i], ingest_conf)
+        parsed = parse_timestamp(F.col("_time_text"), formats, year, F.col("_file_date"))
+        if any(f.lower() in EPOCH_FIELDS for f in layouts[i].fields):
+            parsed = F.coalesce(parsed, parse_timestamp(F.col("_epoch_text"), ["epoch", "iso"], year, F.col("_file_date")))
+        ts = F.when(F.col("_layout") == i, parsed) if ts is None else F.when(F.col("_layout") == i, parsed).otherwise(ts)
+    df = df.select("*", ts.alias("ts"))
     outcome = (F.when(F.col("_too_long"), "too_long")
                .when(F.col("_bad_utf8"), "invalid_utf8")
                .when(F.trim(value) == "", "blank")
-               .when(F.col("p").isNull(), "no_format_match")
-               .when(F.col("p.ts").isNull(), "bad_timestamp")
+               .when(F.col("_layout").isNull(), "no_format_match")
+               .when(F.col("ts").isNull(), "bad_timestamp")
                .otherwise("loaded"))
     device_re = ingest_conf.get("device_id_pattern") or r"R\d{10}"
     df = df.select(
         F.nullif(F.regexp_extract(path, device_re, 0), F.lit("")).alias("device_id"),
-        "p.ts", F.to_date("p.ts").alias("date"), "p.level", "p.pid", "p.tid", "p.tag", "p.message",
-        "p.fields", "p.format", "source_file", "line_no", F.md5(F.col("raw")).alias("line_hash"),
+        "ts", F.to_date("ts").alias("date"), "level", "pid", "tid", "tag", "message",
+        "fields", "format", "source_file", "line_no", F.md5(F.col("raw")).alias("line_hash"),
         "raw", outcome.alias("outcome"),
     )
     return add_var_fields(df, ingest_conf.get("var") or {})

@@ -31,7 +31,7 @@ def plan_files(spark: SparkSession, catalog, ingest_conf: dict, input_path: str,
     """Decide per file: load it, or record it as duplicate / corrupt / empty; skip known files."""
     listed = list_files(spark, input_path, ingest_conf.get("include", "*"))
     manifest = read_manifest(catalog)
-    fresh = [r.path for r in unseen_files(listed, manifest).select("path").collect()]
+    fresh = [tuple(r) for r in unseen_files(listed, manifest).select("path", "size", "modified").collect()]
     total = listed.count()
     progress(f"found {total} files under {input_path}; {total - len(fresh)} already on record, {len(fresh)} to check")
     checks = check_files(spark, fresh)

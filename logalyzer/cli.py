@@ -1,0 +1,229 @@
+"""The `logalyzer` command: one entry point, a subcommand per pipeline stage.
+
+    logalyzer generate --out data/fleet            # synthetic set-top-box logs to try things on
+    logalyzer ingest data/fleet                    # gzip logs -> log_lines, quarantine, manifest
+    logalyzer templates                            # log_lines -> events (Drain templates)
+    logalyzer sessions                             # events -> sessions, sequences, time series
+    logalyzer run data/fleet                       # all of the above, in order
+    logalyzer tables                               # what the lake holds
+    logalyzer doctor                               # check Java, Spark, configuration
+
+Exit codes: 0 success, 1 a stage failed (or --strict saw a corrupt file), 2 bad usage or input.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import time
+
+log = logging.getLogger("logalyzer")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("configuration")
+    g.add_argument("--conf-dir", help="folder holding base/ and local/ YAML (default: ./conf)")
+    g.add_argument("--env", default="local", help="override layer under the conf dir (default: local)")
+    g.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one setting, e.g. --set ingest.max_line_length=10000 (repeatable)")
+    g.add_argument("--lake", help="lake root folder or URI (shortcut for --set lake.root=...)")
+    g.add_argument("--master", help="Spark master, e.g. local[2] (ignored under spark-submit)")
+    g.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="logalyzer", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="LOGalyzer: fleet log analytics on Spark.",
+        epilog="Run `logalyzer COMMAND --help` for a command's options. A first try:\n"
+               "  logalyzer generate --out data/fleet && logalyzer run data/fleet")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("generate", help="write a synthetic fleet of gzip set-top-box logs")
+    from logalyzer import generate
+    generate.add_arguments(p)
+
+    p = sub.add_parser("ingest", help="read gzip/plain logs into log_lines (bronze)",
+                       description="Read every log file under INPUT (a folder, file or glob on any "
+                                   "Hadoop filesystem) into the log_lines table. Files already loaded "
+                                   "are skipped; unreadable lines go to the quarantine table.")
+    p.add_argument("input", help="folder, file or glob: data/fleet, 's3a://bucket/logs/2026-11-*'")
+    p.add_argument("--format", dest="fmt",
+                   help="preset (logcat, log4j, iso, syslog) or a layout like '<Date> <Time> <Level>: <Content>'")
+    p.add_argument("--strict", action="store_true", help="exit 1 when any input file is corrupt")
+    _common(p)
+
+    p = sub.add_parser("templates", help="mine Drain templates: log_lines -> events")
+    p.add_argument("--full", action="store_true", help="re-template every line, not only new ones")
+    _common(p)
+
+    p = sub.add_parser("sessions", help="playback sessions, event sequences and device time series")
+    _common(p)
+
+    p = sub.add_parser("run", help="ingest, templates and sessions in one go")
+    p.add_argument("input", help="folder, file or glob of log files")
+    p.add_argument("--format", dest="fmt", help="as for ingest")
+    p.add_argument("--strict", action="store_true", help="stop when any input file is corrupt")
+    _common(p)
+
+    p = sub.add_parser("tables", help="list the lake's tables and their row counts")
+    _common(p)
+
+    p = sub.add_parser("doctor", help="check Java, Spark and the configuration")
+    _common(p)
+    return parser
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("py4j", "pyspark", "urllib3", "mlflow", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _context(args, app: str):
+    from logalyzer.catalog import Catalog
+    from logalyzer.config import load_config
+    from logalyzer.spark import build_spark
+
+    overrides = list(args.overrides)
+    if args.lake:
+        overrides.append(f"lake.root={args.lake}")
+    if args.master:
+        overrides.append(f"spark.master={args.master}")
+    conf = load_config(args.conf_dir, overrides, env=args.env)
+    spark = build_spark(app, conf)
+    return conf, spark, Catalog(spark, conf)
+
+
+def _print_counts(title: str, counts: dict) -> None:
+    print(f"\n{title}")
+    width = max((len(k) for k in counts), default=0)
+    for key, value in counts.items():
+        print(f"  {key:<{width}}  {value:,}" if isinstance(value, int) else f"  {key:<{width}}  {value}")
+
+
+def _progress(msg: str) -> None:
+    log.info(msg)
+
+
+def cmd_ingest(args, conf, spark, catalog) -> int:
+    from logalyzer.ingest import run_ingest
+
+    counts = run_ingest(spark, catalog, conf, args.input, fmt=args.fmt, strict=args.strict, progress=_progress)
+    _print_counts("ingest summary", counts)
+    if counts.get("files_corrupt"):
+        print(f"\n{counts['files_corrupt']} corrupt file(s) recorded in ingest_manifest "
+              "(status=corrupt, with the error); their lines were not loaded.")
+    return 1 if counts["status"] != "succeeded" else 0
+
+
+def cmd_templates(args, conf, spark, catalog) -> int:
+    from logalyzer.templates.pipeline import run_templates
+
+    _print_counts("templates summary", run_templates(spark, catalog, conf, full=args.full, progress=_progress))
+    return 0
+
+
+def cmd_sessions(args, conf, spark, catalog) -> int:
+    from logalyzer.sessions.pipeline import run_sessions
+
+    _print_counts("sessions summary", run_sessions(spark, catalog, conf, progress=_progress))
+    return 0
+
+
+def cmd_run(args, conf, spark, catalog) -> int:
+    code = cmd_ingest(args, conf, spark, catalog)
+    if code:
+        return code
+    args.full = False
+    for stage in (cmd_templates, cmd_sessions):
+        code = stage(args, conf, spark, catalog)
+        if code:
+            return code
+    return 0
+
+
+def cmd_tables(args, conf, spark, catalog) -> int:
+    print(f"lake: {catalog.root} ({catalog.format})")
+    for name in catalog.tables:
+        rows = f"{catalog.read(name).count():,} rows" if catalog.exists(name) else "not written yet"
+        print(f"  {name:<22} {rows}")
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    import platform
+
+    from logalyzer.config import load_config
+    from logalyzer.spark import JavaNotFoundError, check_java
+
+    ok = True
+    print(f"python   {platform.python_version()} ({sys.executable})")
+    try:
+        import subprocess
+
+        java = check_java()
+        version = subprocess.run([java, "-version"], capture_output=True, text=True).stderr.splitlines()[0]
+        print(f"java     {version}")
+        if '"17' not in version:
+            print("         warning: Spark 3.5 is tested here with Java 17")
+    except JavaNotFoundError as exc:
+        print(f"java     MISSING: {exc}")
+        ok = False
+    for mod in ("pyspark", "pyarrow", "pandas", "drain3", "torch", "mlflow", "petastorm"):
+        try:
+            m = importlib.import_module(mod)
+            print(f"{mod:<8} {getattr(m, '__version__', 'installed')}")
+        except Exception as exc:  # report every missing piece, not just the first
+            print(f"{mod:<8} MISSING: {exc}")
+            ok = False
+    try:
+        conf = load_config(args.conf_dir, args.overrides, env=args.env)
+        print(f"conf     {conf['_conf_dir']} (lake: {conf['lake']['root']})")
+    except Exception as exc:
+        print(f"conf     ERROR: {exc}")
+        ok = False
+    print("ready" if ok else "not ready: fix the lines above")
+    return 0 if ok else 1
+
+
+COMMANDS = {"ingest": cmd_ingest, "templates": cmd_templates, "sessions": cmd_sessions,
+            "run": cmd_run, "tables": cmd_tables}
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    _setup_logging(getattr(args, "verbose", False))
+    if args.command == "generate":
+        from logalyzer import generate
+
+        return generate.run(args)
+    if args.command == "doctor":
+        return cmd_doctor(args)
+
+    from logalyzer.catalog import TableNotFoundError
+    from logalyzer.ingest.files import InputNotFoundError
+    from logalyzer.spark import JavaNotFoundError
+
+    started = time.time()
+    try:
+        conf, spark, catalog = _context(args, f"logalyzer-{args.command}")
+        code = COMMANDS[args.command](args, conf, spark, catalog)
+    except (InputNotFoundError, FileNotFoundError, JavaNotFoundError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except TableNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    log.info("%s finished in %.1f s", args.command, time.time() - started)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

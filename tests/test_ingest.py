@@ -1,0 +1,154 @@
+"""Ingest on real files with a real local Spark: parsing, idempotent loads, bad input, quarantine."""
+import gzip
+import json
+import shutil
+
+import pytest
+from pyspark.sql import functions as F
+
+from logalyzer.ingest import run_ingest
+from logalyzer.ingest.files import InputNotFoundError
+
+DEV = "R0000000042"
+LOGCAT = [
+    "11-20 23:59:58.100  1234  1250 I ActivityManager: Start proc 4321:com.android.tv/u0a57",
+    "11-20 23:59:59.900  1234  1250 I VAR     : [PLAYER] changeContent() CHANGE_CONTENT "
+    '{"channel":"HBO HD","content_id":"c-1","uri":"dvb://318.1.5"}',
+    "11-21 00:00:01.002  1234  1251 W VAR     : [VIDEO] onRenderStateChanged() VideoFreeze {\"duration_ms\":1520}",
+    "11-21 00:00:02.500   987   990 E AndroidRuntime: FATAL EXCEPTION: main",
+]
+
+
+def write_gz(path, lines, raw_tail=b""):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = ("\n".join(lines) + "\n").encode() + raw_tail
+    with gzip.GzipFile(path, "wb", mtime=0) as fh:
+        fh.write(data)
+    return path
+
+
+def quiet(*_):
+    pass
+
+
+def ingest(spark, catalog, conf, path, **kw):
+    return run_ingest(spark, catalog, conf, str(path), progress=quiet, **kw)
+
+
+def test_logcat_and_var_fields(spark, catalog, conf, tmp_path):
+    write_gz(tmp_path / "in" / "2026-11-20" / f"{DEV}_20261120_00.log.gz", LOGCAT)
+    counts = ingest(spark, catalog, conf, tmp_path / "in")
+    assert counts["lines_loaded"] == 4 and counts["files_new"] == 1
+    rows = {r.line_no: r for r in catalog.read("log_lines").collect()}
+    assert sorted(rows) == [1, 2, 3, 4]
+    first, var, freeze, crash = rows[1], rows[2], rows[3], rows[4]
+    assert first.device_id == DEV and first.pid == 1234 and first.tid == 1250
+    assert first.level == "INFO" and first.tag == "ActivityManager"
+    assert str(first.ts) == "2026-11-20 23:59:58.100000" and str(first.date) == "2026-11-20"
+    assert str(freeze.date) == "2026-11-21"  # partition follows the event time, not the file
+    assert var.var_category == "PLAYER" and var.var_function == "changeContent"
+    assert var.var_event_type == "CHANGE_CONTENT" and json.loads(var.var_data)["channel"] == "HBO HD"
+    assert freeze.var_event_type == "VideoFreeze" and freeze.level == "WARN"
+    assert crash.var_event_type is None and crash.level == "ERROR" and crash.message == "FATAL EXCEPTION: main"
+    assert len({r.line_hash for r in rows.values()}) == 4
+
+
+def test_rerun_and_renamed_copy_add_nothing_new_file_appends(spark, catalog, conf, tmp_path):
+    src = write_gz(tmp_path / "in" / f"{DEV}_20261120_00.log.gz", LOGCAT)
+    ingest(spark, catalog, conf, tmp_path / "in")
+    assert catalog.read("log_lines").count() == 4
+    again = ingest(spark, catalog, conf, tmp_path / "in")
+    assert again["files_skipped_known"] == 1 and catalog.read("log_lines").count() == 4
+    shutil.copy(src, tmp_path / "in" / f"{DEV}_20261120_00-redelivered.log.gz")
+    dup = ingest(spark, catalog, conf, tmp_path / "in")
+    assert dup["files_duplicate"] == 1 and catalog.read("log_lines").count() == 4
+    write_gz(tmp_path / "in" / f"{DEV}_20261121_00.log.gz", [LOGCAT[0].replace("11-20", "11-21")])
+    new = ingest(spark, catalog, conf, tmp_path / "in")
+    assert new["files_new"] == 1 and catalog.read("log_lines").count() == 5
+    manifest = {r.path.rsplit("/", 1)[1]: r for r in catalog.read("ingest_manifest").collect()}
+    assert manifest[f"{DEV}_20261120_00-redelivered.log.gz"].status == "duplicate"
+    assert manifest[f"{DEV}_20261120_00-redelivered.log.gz"].duplicate_of.endswith(f"{DEV}_20261120_00.log.gz")
+    assert catalog.read("ingest_manifest").count() == 3  # one row per file version, none for skipped files
+    assert catalog.read("run_log").where("stage = 'ingest'").count() == 4
+
+
+def test_corrupt_truncated_and_empty_files_are_recorded_and_batch_goes_on(spark, catalog, conf, tmp_path):
+    good = write_gz(tmp_path / "in" / f"{DEV}_20261120_00.log.gz", LOGCAT)
+    full = good.read_bytes()
+    write_gz(tmp_path / "in" / "big.log.gz", LOGCAT * 200)
+    big = (tmp_path / "in" / "big.log.gz").read_bytes()
+    (tmp_path / "in" / "truncated.log.gz").write_bytes(big[: len(big) // 2])
+    (tmp_path / "in" / "garbage.log.gz").write_bytes(full[:10] + b"\x00not deflate data at all" * 5)
+    (tmp_path / "in" / "empty.log").write_bytes(b"")
+    counts = ingest(spark, catalog, conf, tmp_path / "in")
+    assert counts["status"] == "succeeded"
+    assert counts["files_corrupt"] == 2 and counts["files_empty"] == 1 and counts["files_new"] == 2
+    assert catalog.read("log_lines").count() == 4 + 800
+    manifest = {r.path.rsplit("/", 1)[1]: r for r in catalog.read("ingest_manifest").collect()}
+    assert manifest["truncated.log.gz"].status == "corrupt" and "truncated" in manifest["truncated.log.gz"].error
+    assert manifest["garbage.log.gz"].status == "corrupt" and "corrupt gzip" in manifest["garbage.log.gz"].error
+    assert manifest["empty.log"].status == "empty"
+    # the same corrupt file is not re-examined on the next run; --strict turns corruption into failure
+    (tmp_path / "in2").mkdir()
+    (tmp_path / "in2" / "truncated2.log.gz").write_bytes(big[: len(big) // 3])
+    strict = ingest(spark, catalog, conf, tmp_path / "in2", strict=True)
+    assert strict["status"] == "failed_strict"
+
+
+def test_bad_lines_go_to_quarantine_with_bytes_preserved(spark, catalog, conf, tmp_path):
+    conf["ingest"]["max_line_length"] = 200
+    bad_utf8 = b"11-20 10:00:00.000  1234  1250 I Tvinput : caf\xe9 \xff\xfe channel\n"
+    lines = [LOGCAT[0], "##### garbage with no header", "99-99 99:99:99.999  1234  1250 I Tag: bad time",
+             "11-20 10:00:01.000  1234  1250 I Tag: " + "x" * 300, "", LOGCAT[3]]
+    write_gz(tmp_path / "in" / f"{DEV}_20261120_00.log.gz", lines, raw_tail=bad_utf8)
+    counts = ingest(spark, catalog, conf, tmp_path / "in")
+    assert counts["lines_read"] == 7 and counts["lines_loaded"] == 2 and counts["lines_blank"] == 1
+    assert counts["lines_no_format_match"] == 1 and counts["lines_bad_timestamp"] == 1
+    assert counts["lines_too_long"] == 1 and counts["lines_invalid_utf8"] == 1
+    q = {r.reason: r for r in catalog.read("quarantine").collect()}
+    assert set(q) == {"no_format_match", "bad_timestamp", "too_long", "invalid_utf8"}
+    assert bytes(q["invalid_utf8"].raw) == bad_utf8.rstrip(b"\n")
+    assert q["invalid_utf8"].line_no == 7 and q["no_format_match"].line_no == 2
+    assert q["too_long"].raw_text.endswith("x" * 300) and q["too_long"].device_id == DEV
+    m = catalog.read("ingest_manifest").collect()[0]
+    assert (m.lines, m.loaded, m.quarantined, m.blank) == (7, 2, 4, 1)
+
+
+@pytest.mark.parametrize("layout,line,expected", [
+    ("iso", "2026-11-20T14:03:12.345Z ERROR net: down", "2026-11-20 14:03:12.345000"),
+    ("iso", "2026-11-20T14:03:12+01:00 INFO net: up", "2026-11-20 13:03:12"),
+    ("log4j", "2026-11-20 14:03:12,345 WARN [main] org.x.Y: slow", "2026-11-20 14:03:12.345000"),
+    ("<Timestamp> <Level> <Content>", "1763647392 INFO epoch seconds", "2025-11-20 14:03:12"),
+    ("<Timestamp> <Level> <Content>", "1763647392123 INFO epoch millis", "2025-11-20 14:03:12.123000"),
+    ("syslog", "Jun 14 15:16:01 combo sshd[19939]: check pass", "2026-06-14 15:16:01"),
+])
+def test_timestamp_formats(spark, catalog, conf, tmp_path, layout, line, expected):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "host_2026-11-20.log").write_text(line + "\n")
+    counts = ingest(spark, catalog, conf, tmp_path / "in", fmt=layout)
+    assert counts["lines_loaded"] == 1, counts
+    assert str(catalog.read("log_lines").collect()[0].ts) == expected
+
+
+def test_logcat_year_rolls_back_at_new_year(spark, catalog, conf, tmp_path):
+    write_gz(tmp_path / "in" / f"{DEV}_20270101_00.log.gz",
+             ["12-31 23:59:59.000  1  1 I Tag: old year", "01-01 00:00:01.000  1  1 I Tag: new year"])
+    ingest(spark, catalog, conf, tmp_path / "in")
+    got = sorted(str(r.ts) for r in catalog.read("log_lines").collect())
+    assert got == ["2026-12-31 23:59:59", "2027-01-01 00:00:01"]
+
+
+def test_missing_input_is_a_clear_error(spark, catalog, conf, tmp_path):
+    with pytest.raises(InputNotFoundError, match="input path not found"):
+        ingest(spark, catalog, conf, tmp_path / "nope")
+
+
+def test_loghub_layouts_ingest_without_quarantine(spark, catalog, conf, loghub_dir):
+    formats = json.loads((loghub_dir / "formats.json").read_text())
+    for name, layout in formats.items():
+        if name.startswith("_"):
+            continue
+        counts = ingest(spark, catalog, conf, loghub_dir / name / f"{name}_2k.log", fmt=layout)
+        assert counts["lines_read"] == 2000, name
+        assert counts["lines_loaded"] == 2000, (name, counts)
+    assert catalog.read("log_lines").where(F.col("ts").isNull()).count() == 0
