@@ -61,8 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sessions", help="playback sessions, event sequences and device time series")
     _common(p)
 
-    p = sub.add_parser("run", help="ingest, templates and sessions in one go")
-    p.add_argument("input", help="folder, file or glob of log files")
+    p = sub.add_parser("run", help="ingest, templates and sessions in one go",
+                       description="Run every stage in order. Without INPUT, a small synthetic sample "
+                                   "fleet is generated into data/sample first (once), so a first try "
+                                   "needs nothing but this command.")
+    p.add_argument("input", nargs="?", help="folder, file or glob of log files (default: data/sample)")
     p.add_argument("--format", dest="fmt", help="as for ingest")
     p.add_argument("--strict", action="store_true", help="stop when any input file is corrupt")
     _common(p)
@@ -133,7 +136,19 @@ def cmd_sessions(args, conf, spark, catalog) -> int:
     return 0
 
 
+SAMPLE_DIR = "data/sample"
+
+
 def cmd_run(args, conf, spark, catalog) -> int:
+    if not args.input:
+        import os
+
+        from logalyzer.generate import generate_fleet
+
+        args.input = SAMPLE_DIR
+        if not os.path.isdir(SAMPLE_DIR):
+            log.info("no INPUT given: generating a sample fleet into %s", SAMPLE_DIR)
+            generate_fleet(SAMPLE_DIR, devices=8, days=2, seed=42, lines_per_device_day=5000)
     code = cmd_ingest(args, conf, spark, catalog)
     if code:
         return code
