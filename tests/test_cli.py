@@ -1,0 +1,64 @@
+"""The command line as a new user meets it: generate, ingest twice, bad paths, --help."""
+import subprocess
+import sys
+
+import pytest
+
+from logalyzer import cli
+from logalyzer.generate import generate_fleet
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fleet")
+    summary = generate_fleet(str(out), devices=2, days=1, seed=3, lines_per_device_day=1500)
+    return out, summary
+
+
+def test_help_lists_the_stages():
+    out = subprocess.run([sys.executable, "-m", "logalyzer.cli", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0
+    for word in ("generate", "ingest", "templates", "sessions", "run", "tables", "doctor"):
+        assert word in out.stdout
+
+
+def test_ingest_twice_changes_nothing(spark, fleet, tmp_path, capsys):
+    folder, summary = fleet
+    lake = str(tmp_path / "lake")
+    assert cli.main(["ingest", str(folder), "--lake", lake]) == 0
+    first = capsys.readouterr().out
+    assert "ingest summary" in first and "files_corrupt" in first and "lines_loaded" in first
+    from logalyzer.catalog import Catalog
+    from logalyzer.config import load_config
+
+    catalog = Catalog(spark, load_config(overrides=[f"lake.root={lake}"]))
+    loaded = catalog.read("log_lines").count()
+    quarantined = catalog.read("quarantine").count()
+    manifest = catalog.read("ingest_manifest").count()
+    # every readable line generated is either loaded or quarantined: nothing lost
+    assert loaded + quarantined == summary["readable_lines"]
+    assert quarantined == summary["malformed_lines"] + summary["invalid_utf8_lines"] + summary["overlong_lines"]
+    corrupt = catalog.read("ingest_manifest").where("status = 'corrupt'").collect()
+    assert len(corrupt) == 1 and "truncated" in corrupt[0].error
+    assert cli.main(["ingest", str(folder), "--lake", lake]) == 0
+    assert catalog.read("log_lines").count() == loaded
+    assert catalog.read("quarantine").count() == quarantined
+    assert catalog.read("ingest_manifest").count() == manifest
+    assert "files_skipped_known" in capsys.readouterr().out
+
+
+def test_strict_exits_1_on_corrupt_file(spark, fleet, tmp_path):
+    folder, _ = fleet
+    assert cli.main(["ingest", str(folder), "--lake", str(tmp_path / "lake"), "--strict"]) == 1
+
+
+def test_missing_input_is_one_line_and_exit_2(spark, tmp_path, capsys):
+    assert cli.main(["ingest", str(tmp_path / "missing"), "--lake", str(tmp_path / "lake")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: input path not found: {tmp_path / 'missing'}"]
+
+
+def test_unknown_format_is_a_clear_error(spark, fleet, tmp_path, capsys):
+    folder, _ = fleet
+    assert cli.main(["ingest", str(folder), "--lake", str(tmp_path / "lake"), "--format", "nonsense"]) == 2
+    assert "unknown format 'nonsense'" in capsys.readouterr().err
