@@ -47,6 +47,10 @@ def compile_layout(notation: str, name: str | None = None) -> Layout:
                 raise ValueError(f"layout {notation!r} names <{part}> twice")
             fields.append(part)
             regex.append("(.*?)")
+    if not parts[-1]:
+        # A layout ending in its last field: make that field greedy. Same match (it runs to the
+        # end either way), but no end-of-line test at every character of the message.
+        regex[-2] = "(.*)"  # regex[-1] is the empty literal after it
     pattern = "^" + "".join(regex) + "$"
     re.compile(pattern)  # a clear error here beats a Java stack trace later
     return Layout(name=name or notation, notation=notation, regex=pattern, fields=tuple(fields))

@@ -102,7 +102,10 @@ def _formats_for(layout: Layout, ingest_conf: dict) -> list[str]:
 
 
 def parse_lines(lines: DataFrame, ingest_conf: dict, fmt=None) -> DataFrame:
-    """``value`` (one raw line), ``source_file``, ``line_no``, ``file_modified`` → parsed columns + ``outcome``.
+    """Raw lines with their file's facts → parsed columns + ``outcome``.
+
+    Input columns: ``value`` (one raw line), ``source_file``, ``line_no``, ``file_modified`` (from
+    ``read_lines``) and ``source_hash``, ``device_id``, ``file_date`` (from ``with_file_facts``).
 
     Built in stages (rewrite → split → fields → timestamp) so each regex runs once per line and
     the generated code stays small: Spark keeps an expression used several times in its own
@@ -111,17 +114,13 @@ def parse_lines(lines: DataFrame, ingest_conf: dict, fmt=None) -> DataFrame:
     presets = ingest_conf.get("formats") or {}
     layouts = resolve_layouts(fmt or ingest_conf.get("format", "logcat"), presets)
     value = F.col("value")
-    path = F.col("source_file")
     max_len = int(ingest_conf.get("max_line_length", 65536))
-
-    date_re = ingest_conf["file_date_pattern"]
-    file_date = F.make_date(*[F.nullif(F.regexp_extract(path, date_re, i), F.lit("")).cast("int") for i in (1, 2, 3)])
     default_year = ingest_conf.get("default_year")
     year = F.coalesce(F.year(F.col("_file_date")),
                       F.lit(default_year).cast("int") if default_year else F.lit(None).cast("int"),
                       F.year(F.col("file_modified")))
 
-    df = lines.select("*", value.cast("binary").alias("raw"), file_date.alias("_file_date"))
+    df = lines.select("*", value.cast("binary").alias("raw"), F.col("file_date").alias("_file_date"))
     df = df.select("*", (F.octet_length("raw") > max_len).alias("_too_long"),
                    (F.encode(value, "UTF-8") != F.col("raw")).alias("_bad_utf8"))
     df = df.select("*", *[F.when(~F.col("_too_long"), rewrite(value, lay)).alias(f"_rw{i}")
@@ -138,7 +137,7 @@ def parse_lines(lines: DataFrame, ingest_conf: dict, fmt=None) -> DataFrame:
             expr = F.when(F.col("_layout") == i, per_layout[i][name]) if expr is None else \
                 F.when(F.col("_layout") == i, per_layout[i][name]).otherwise(expr)
         picked[name] = expr.alias(name)
-    df = df.select("value", "raw", "source_file", "line_no", "_file_date", "_too_long", "_bad_utf8", "_layout",
+    df = df.select("value", "raw", "source_file", "source_hash", "device_id", "line_no", "_file_date", "_too_long", "_bad_utf8", "_layout",
                    "file_modified", *picked.values())
     ts = None
     for i in reversed(range(len(layouts))):
@@ -154,11 +153,9 @@ def parse_lines(lines: DataFrame, ingest_conf: dict, fmt=None) -> DataFrame:
                .when(F.col("_layout").isNull(), "no_format_match")
                .when(F.col("ts").isNull(), "bad_timestamp")
                .otherwise("loaded"))
-    device_re = ingest_conf.get("device_id_pattern") or r"R\d{10}"
     df = df.select(
-        F.nullif(F.regexp_extract(path, device_re, 0), F.lit("")).alias("device_id"),
-        "ts", F.to_date("ts").alias("date"), "level", "pid", "tid", "tag", "message",
-        "fields", "format", "source_file", "line_no", F.md5(F.col("raw")).alias("line_hash"),
+        "device_id", "ts", F.to_date("ts").alias("date"), "level", "pid", "tid", "tag", "message",
+        "fields", "format", "source_file", "source_hash", "line_no", F.md5(F.col("raw")).alias("line_hash"),
         "raw", outcome.alias("outcome"),
     )
     return add_var_fields(df, ingest_conf.get("var") or {})
@@ -174,6 +171,28 @@ def add_var_fields(df: DataFrame, var_conf: dict) -> DataFrame:
         item = F.trim(F.col("_var").getItem(layout.fields.index(field))) if field in layout.fields else F.lit(None)
         df = df.withColumn(col, item.cast("string"))
     return df.drop("_var")
+
+
+def file_facts(path: str, ingest_conf: dict) -> tuple:
+    """(device_id, file_date) of one file path: worked out once per file, not once per line."""
+    import datetime as dt
+    import re
+
+    device = re.search(ingest_conf.get("device_id_pattern") or r"R\d{10}", path)
+    date = re.search(ingest_conf["file_date_pattern"], path)
+    try:
+        file_date = dt.date(*(int(g) for g in date.groups()[:3])) if date else None
+    except ValueError:
+        file_date = None
+    return (device.group(0) if device else None), file_date
+
+
+def with_file_facts(spark: SparkSession, lines: DataFrame, files: list[dict], ingest_conf: dict) -> DataFrame:
+    """Attach each file's content hash, device id and date to its lines (a broadcast join)."""
+    facts = spark.createDataFrame(
+        [(f["path"], f["content_hash"], *file_facts(f["path"], ingest_conf)) for f in files],
+        "source_file string, source_hash string, device_id string, file_date date")
+    return lines.join(F.broadcast(facts), on="source_file", how="left")
 
 
 def read_lines(spark: SparkSession, paths: list[str]) -> DataFrame:

@@ -15,7 +15,8 @@ from pyspark.sql import functions as F
 
 from logalyzer.ingest.files import check_files, list_files
 from logalyzer.ingest.manifest import MANIFEST_COLUMNS, MANIFEST_SCHEMA, loaded_hashes, read_manifest, unseen_files
-from logalyzer.ingest.parse import QUARANTINE_REASONS, one_partition_per_file, parse_lines, read_lines
+from logalyzer.ingest.parse import (QUARANTINE_REASONS, file_facts, one_partition_per_file, parse_lines, read_lines,
+                                    with_file_facts)
 from logalyzer.runlog import new_run_id, record_run, utcnow
 
 log = logging.getLogger(__name__)
@@ -53,12 +54,8 @@ def plan_files(spark: SparkSession, catalog, ingest_conf: dict, input_path: str,
 # -- transform -----------------------------------------------------------------------------------
 def parse_files(spark: SparkSession, files: list[dict], ingest_conf: dict, fmt, run_id: str) -> DataFrame:
     """Parsed lines of ``files`` (all outcomes), with the file's content hash and the run id."""
-    paths = [f["path"] for f in files]
-    hashes = spark.createDataFrame([(f["path"], f["content_hash"]) for f in files],
-                                   "source_file string, source_hash string")
-    parsed = parse_lines(read_lines(spark, paths), ingest_conf, fmt)
-    return (parsed.join(F.broadcast(hashes), on="source_file", how="left")
-            .withColumn("run_id", F.lit(run_id)))
+    lines = with_file_facts(spark, read_lines(spark, [f["path"] for f in files]), files, ingest_conf)
+    return parse_lines(lines, ingest_conf, fmt).withColumn("run_id", F.lit(run_id))
 
 
 def quarantine_rows(parsed: DataFrame) -> DataFrame:
@@ -95,7 +92,7 @@ def run_ingest(spark: SparkSession, catalog, conf: dict, input_path: str, fmt=No
             stats = per_file.get(c["path"], Counter())
             if c["status"] == "new":
                 c["status"] = "loaded"
-            manifest_rows.append({**c, "device_id": _device_id(c["path"], ingest_conf),
+            manifest_rows.append({**c, "device_id": file_facts(c["path"], ingest_conf)[0],
                                   "loaded": stats.get("loaded", 0) if c["status"] == "loaded" else 0,
                                   "quarantined": sum(stats.get(r, 0) for r in QUARANTINE_REASONS),
                                   "blank": stats.get("blank", 0), "ingested_at": started})
@@ -106,13 +103,6 @@ def run_ingest(spark: SparkSession, catalog, conf: dict, input_path: str, fmt=No
         return {"run_id": run_id, "status": status, **counts}
     finally:
         record_run(catalog, run_id, "ingest", started, status, counts, input_path)
-
-
-def _device_id(path: str, ingest_conf: dict):
-    import re
-
-    m = re.search(ingest_conf.get("device_id_pattern") or r"R\d{10}", path)
-    return m.group(0) if m else None
 
 
 def _load_lines(spark, catalog, ingest_conf, fmt, run_id, files, counts, progress) -> dict:

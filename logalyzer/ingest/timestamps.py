@@ -33,10 +33,10 @@ def parse_timestamp(text: Column, formats: list[str], year: Column, file_date: C
                 F.when(cleaned.rlike(r"^\d{13}$"), F.timestamp_millis(cleaned.cast("long")))
                 .when(cleaned.rlike(r"^\d{9,10}(\.\d+)?$"), F.timestamp_seconds(cleaned.cast("decimal(20,6)"))))
         elif _has_year(fmt):
-            source = no_weekday if fmt.startswith("M") else cleaned
-            attempts.append(F.to_timestamp(source, fmt))
+            attempts.append(F.to_timestamp(no_weekday if fmt.startswith("MMM") else cleaned, fmt))
         else:
-            ts = F.to_timestamp(F.concat_ws(" ", year.cast("string"), no_weekday), "yyyy " + fmt)
+            text = no_weekday if fmt.startswith("MMM") else cleaned
+            ts = F.to_timestamp(F.concat_ws(" ", year.cast("string"), text), "yyyy " + fmt)
             attempts.append(_roll_back_year(ts, file_date))
     return F.coalesce(*attempts)
 
