@@ -13,5 +13,7 @@ zip_file=$(mktemp -d)/logalyzer.zip
 (zip -qr "$zip_file" logalyzer -x '*__pycache__*' 2>/dev/null) || "$PY" -c "import shutil,sys; shutil.make_archive(sys.argv[1][:-4], 'zip', '.', 'logalyzer')" "$zip_file"
 jars=()
 [ -f /usr/share/java/postgresql.jar ] && jars=(--jars /usr/share/java/postgresql.jar)
+log4j="-Dlog4j2.configurationFile=file:$(pwd)/logalyzer/log4j2.properties"
 exec "$SUBMIT" --master "${SPARK_MASTER:-local[*]}" --driver-memory "${DRIVER_MEMORY:-4g}" \
+  --driver-java-options "$log4j" --conf "spark.executor.extraJavaOptions=$log4j" \
   --conf spark.sql.session.timeZone=UTC "${jars[@]}" --py-files "$zip_file" "jobs/$stage.py" "$@"
