@@ -51,9 +51,17 @@ def rewrite(text: Column, layout: Layout) -> Column:
 
 
 def split_rewritten(rewritten: Column, layout: Layout) -> Column:
-    """The fields array of a rewritten line, or null when the layout did not match it."""
-    parts = F.split(F.substring(rewritten, 2, 1 << 30), _SEP, -1)
-    return F.when(rewritten.startswith(_SENTINEL) & (F.size(parts) == len(layout.fields)), parts)
+    """The fields array of a rewritten line, or null when the layout did not match it.
+
+    ``substring_index`` works on the UTF-8 bytes; ``split`` would decode to UTF-16 and back and
+    cost as much as the regex itself. A line that itself holds the separator character fails the
+    field count and is treated as not matching.
+    """
+    n = len(layout.fields)
+    body = F.substring(rewritten, 2, 1 << 30)
+    seps = F.length(body) - F.length(F.replace(body, F.lit(_SEP), F.lit("")))
+    fields = [F.substring_index(F.substring_index(body, _SEP, i + 1), _SEP, -1) for i in range(n)]
+    return F.when(rewritten.startswith(_SENTINEL) & (seps == n - 1), F.array(*fields))
 
 
 def normalise_level(level: Column) -> Column:
