@@ -15,7 +15,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from logalyzer.ingest.layouts import CANONICAL, EPOCH_FIELDS, TIME_FIELDS, Layout, compile_layout, resolve_layouts
-from logalyzer.ingest.timestamps import parse_timestamp
+from logalyzer.ingest.timestamps import parse_timestamp, roll_back_year, year_less
 
 _SENTINEL = "\u001e"   # marks "this layout matched"
 _SEP = "\u001f"        # between fields
@@ -53,15 +53,11 @@ def rewrite(text: Column, layout: Layout) -> Column:
 def split_rewritten(rewritten: Column, layout: Layout) -> Column:
     """The fields array of a rewritten line, or null when the layout did not match it.
 
-    ``substring_index`` works on the UTF-8 bytes; ``split`` would decode to UTF-16 and back and
-    cost as much as the regex itself. A line that itself holds the separator character fails the
-    field count and is treated as not matching.
+    (Extracting with ``substring_index`` per field avoids split's UTF-16 round trip but makes the
+    generated code too large for whole-stage codegen, which is far slower; ``split`` it is.)
     """
-    n = len(layout.fields)
-    body = F.substring(rewritten, 2, 1 << 30)
-    seps = F.length(body) - F.length(F.replace(body, F.lit(_SEP), F.lit("")))
-    fields = [F.substring_index(F.substring_index(body, _SEP, i + 1), _SEP, -1) for i in range(n)]
-    return F.when(rewritten.startswith(_SENTINEL) & (seps == n - 1), F.array(*fields))
+    parts = F.split(F.substring(rewritten, 2, 1 << 30), _SEP, -1)
+    return F.when(rewritten.startswith(_SENTINEL) & (F.size(parts) == len(layout.fields)), parts)
 
 
 def normalise_level(level: Column) -> Column:
@@ -104,9 +100,7 @@ def _formats_for(layout: Layout, ingest_conf: dict) -> list[str]:
     sends the stage to its slow interpreted path, so presets name exactly what they need.
     """
     own = ((ingest_conf.get("formats") or {}).get(layout.name) or {}).get("timestamp_formats")
-    if own:
-        return list(own) + [f for f in ("iso", "epoch") if f not in own]
-    return list(ingest_conf.get("timestamp_formats") or [])
+    return list(own or ingest_conf.get("timestamp_formats") or [])
 
 
 def parse_lines(lines: DataFrame, ingest_conf: dict, fmt=None) -> DataFrame:
@@ -150,10 +144,16 @@ def parse_lines(lines: DataFrame, ingest_conf: dict, fmt=None) -> DataFrame:
     ts = None
     for i in reversed(range(len(layouts))):
         formats = _formats_for(layouts[i], ingest_conf)
-        parsed = parse_timestamp(F.col("_time_text"), formats, year, F.col("_file_date"))
+        parsed = parse_timestamp(F.col("_time_text"), formats, year)
         if any(f.lower() in EPOCH_FIELDS for f in layouts[i].fields):
-            parsed = F.coalesce(parsed, parse_timestamp(F.col("_epoch_text"), ["epoch", "iso"], year, F.col("_file_date")))
+            parsed = F.coalesce(parsed, parse_timestamp(F.col("_epoch_text"), ["epoch", "iso"], year))
         ts = F.when(F.col("_layout") == i, parsed) if ts is None else F.when(F.col("_layout") == i, parsed).otherwise(ts)
+    df = df.select("*", ts.alias("_ts"))
+    # A year-less preset (logcat) stamped well after its file's date belongs to the year before;
+    # done in its own projection so the parse above is generated once, not three times.
+    rolls = [i for i, lay in enumerate(layouts) if year_less((_formats_for(lay, ingest_conf) or ["iso"])[0])]
+    rolled = roll_back_year(F.col("_ts"), F.col("_file_date"))
+    ts = F.when(F.col("_layout").isin(*rolls), rolled).otherwise(F.col("_ts")) if rolls else F.col("_ts")
     df = df.select("*", ts.alias("ts"))
     outcome = (F.when(F.col("_too_long"), "too_long")
                .when(F.col("_bad_utf8"), "invalid_utf8")
