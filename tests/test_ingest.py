@@ -152,3 +152,11 @@ def test_loghub_layouts_ingest_without_quarantine(spark, catalog, conf, loghub_d
         assert counts["lines_read"] == 2000, name
         assert counts["lines_loaded"] == 2000, (name, counts)
     assert catalog.read("log_lines").where(F.col("ts").isNull()).count() == 0
+
+
+def test_layout_keeps_its_preset_name_and_typed_fields():
+    from logalyzer.ingest.layouts import compile_layout
+
+    layout = compile_layout(r"<Date:\S+> <Pid:\d+> <Content>", name="logcat")
+    assert layout.name == "logcat" and layout.fields == ("Date", "Pid", "Content")
+    assert layout.regex == r"^(\S+)\s+(\d+)\s+(.*)$"

@@ -48,10 +48,10 @@ def compile_layout(notation: str, name: str | None = None) -> Layout:
             literal = re.sub(r"(?<!\\)\((?!\?)", "(?:", part)
             regex.append(re.sub(" +", r"\\s+", literal))
         else:
-            name, _, typed = part.partition(":")
-            if name in fields:
-                raise ValueError(f"layout {notation!r} names <{name}> twice")
-            fields.append(name)
+            field, _, typed = part.partition(":")
+            if field in fields:
+                raise ValueError(f"layout {notation!r} names <{field}> twice")
+            fields.append(field)
             regex.append("(" + re.sub(r"(?<!\\)\((?!\?)", "(?:", typed) + ")" if typed else "(.*?)")
     if not parts[-1] and regex[-2] == "(.*?)":
         # A layout ending in its last field: make that field greedy. Same match (it runs to the

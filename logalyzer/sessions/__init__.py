@@ -6,12 +6,12 @@ that reads ``events`` through the Catalog and writes ``sessions``, ``event_seque
 """
 from logalyzer.sessions.config import SessionsConfig
 from logalyzer.sessions.generic import fixed_window_sessions, id_sessions, sliding_window_sessions
-from logalyzer.sessions.playback import playback_sessions
+from logalyzer.sessions.playback import playback_sessions, sessionize
 from logalyzer.sessions.prepare import prepare_events
 from logalyzer.sessions.timeseries import device_timeseries
 
 __all__ = ["SessionsConfig", "playback_sessions", "id_sessions", "fixed_window_sessions",
-           "sliding_window_sessions", "device_timeseries", "prepare_events", "run_sessions"]
+           "sliding_window_sessions", "device_timeseries", "prepare_events", "sessionize", "run_sessions"]
 
 
 def run_sessions(*args, **kwargs):

@@ -59,11 +59,13 @@ class SessionsConfig:
     idle_timeout_s: int = 1800
     start_events: tuple[str, ...] = ("CHANGE_CONTENT",)
     reset_events: tuple[str, ...] = ("BOOT_COMPLETED", "STANDBY_EXIT")
+    end_events: tuple[str, ...] = ("STANDBY_ENTER",)
     content_event: str = "CHANGE_CONTENT"
     content_fields: tuple[tuple[str, str], ...] = (("content_id", "content_id"), ("channel", "channel"), ("uri", "uri"))
     counters: tuple[Counter, ...] = ()
     line_counters: tuple[LineCounter, ...] = ()
     error_levels: tuple[str, ...] = ("ERROR", "FATAL")
+    levels: tuple[str, ...] = ("VERBOSE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
     id_enabled: bool = True
     id_regex: str | None = r"blk_-?\d+"
     id_per_device: bool = False
@@ -78,6 +80,7 @@ class SessionsConfig:
     lookback_days: int = 1
     lookahead_days: int = 1
     persist: str = "MEMORY_AND_DISK"
+    persist_compressed: bool = False
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -122,11 +125,14 @@ class SessionsConfig:
             idle_timeout_s=idle,
             start_events=tuple(s.get("start_events") or ()),
             reset_events=tuple(s.get("reset_events") or ()),
+            end_events=tuple(s.get("end_events") or ()),
             content_event=s.get("content_event", "CHANGE_CONTENT"),
             content_fields=tuple((_column_name(k), str(v)) for k, v in content_fields.items()),
             counters=tuple(counters),
             line_counters=tuple(line_counters),
             error_levels=tuple(str(x).upper() for x in (s.get("error_levels") or ("ERROR", "FATAL"))),
+            levels=tuple(dict.fromkeys(str(x).upper() for x in (
+                s.get("levels") or ("VERBOSE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")))),
             id_enabled=bool(sid.get("enabled", True)) and bool(sid.get("regex")),
             id_regex=sid.get("regex"),
             id_per_device=bool(sid.get("per_device", False)),
@@ -142,6 +148,7 @@ class SessionsConfig:
             lookback_days=max(lookback, 0),
             lookahead_days=max(int(s.get("lookahead_days", 1)), 0),
             persist=str(s.get("persist") or "NONE"),
+            persist_compressed=bool(s.get("persist_compressed", False)),
             raw=dict(s),
         )
 

@@ -1,14 +1,15 @@
-"""Common first step of every sessions output: device key, line order, and duplicate removal.
+"""Common first step of every sessions output: device key, duplicate removal, and line order.
 
 * ``device_key``: the device id, or ``file:<source_file>`` when the line has none, so logs without a
   device (loghub samples) still group per source.
-* Line order is ``(ts, source_file, line_no)``: event time first, so out-of-order lines sort
-  correctly, then file and line number, so ties are deterministic.
 * Duplicates are lines with the same ``device_key`` and ``line_hash`` (the same raw line delivered
-  twice, e.g. in an overlapping log upload). The first in line order is kept.
+  twice, e.g. in an overlapping log upload); the first in line order is kept.
+* Line order is ``(ts, source_file, line_no)``: event time first, so out-of-order lines sort
+  correctly, then file and line number, so ties are deterministic. ``_seq`` is a line's position in
+  its device's order, ``_prev_ts`` / ``_prev_evt`` the time and VAR event type of the line before.
 
-The data is hash-partitioned by ``device_key`` once; the duplicate window (device_key, line_hash)
-and every later per-device window or aggregation reuse that partitioning, so the whole stage costs a
+The data is hash-partitioned by ``device_key`` once; the duplicate window and the device window
+(and every later per-device window or aggregation) reuse that partitioning, so the stage costs a
 single shuffle and memory grows with one device's lines, never with the fleet's.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ ORDER_COLS = ("ts", "source_file", "line_no")
 REQUIRED = ("device_id", "ts", "level", "tag", "message", "var_event_type", "var_data", "source_file",
             "line_no", "line_hash", "template_id")
 DEVICE_KEY = "device_key"
+PREPARED_MARK = "_seq"
 
 
 def device_key_col() -> F.Column:
@@ -42,12 +44,30 @@ def check_columns(events: DataFrame) -> None:
                          "(see docs/data_model.md, table `events`)")
 
 
-def prepare_events(events: DataFrame, partitions: int | None = None) -> DataFrame:
-    """Add ``device_key``, drop rows without a timestamp and duplicate lines; partition by device."""
+def mark_duplicates(events: DataFrame, partitions: int | None = None) -> DataFrame:
+    """Only the columns the stage uses, ``device_key``, and ``_duplicate``; partitioned by device."""
     check_columns(events)
-    df = events.where(F.col("ts").isNotNull()).withColumn(DEVICE_KEY, device_key_col())
+    cols = list(REQUIRED) + (["date"] if "date" in events.columns else [])
+    df = events.select(*cols).where(F.col("ts").isNotNull()).withColumn(DEVICE_KEY, device_key_col())
     df = df.repartition(partitions, DEVICE_KEY) if partitions else df.repartition(DEVICE_KEY)
     dup = Window.partitionBy(DEVICE_KEY, "line_hash").orderBy(*line_order())
-    return (df.withColumn("_dup_rank", F.row_number().over(dup))
-            .where((F.col("_dup_rank") == 1) | F.col("line_hash").isNull())
-            .drop("_dup_rank"))
+    return df.withColumn("_duplicate", (F.row_number().over(dup) > 1) & F.col("line_hash").isNotNull())
+
+
+def with_line_order(df: DataFrame) -> DataFrame:
+    """Add ``_seq``, ``_prev_ts`` and ``_prev_evt`` from the device window."""
+    w = device_window()
+    return (df.withColumn("_seq", F.row_number().over(w))
+            .withColumn("_prev_ts", F.lag("ts").over(w))
+            .withColumn("_prev_evt", F.lag("var_event_type").over(w)))
+
+
+def prepare_events(events: DataFrame, partitions: int | None = None) -> DataFrame:
+    """``events`` -> de-duplicated lines with ``device_key`` and line-order columns, partitioned by device."""
+    marked = mark_duplicates(events, partitions)
+    return with_line_order(marked.where(~F.col("_duplicate")).drop("_duplicate"))
+
+
+def ensure_prepared(df: DataFrame) -> DataFrame:
+    """``df`` itself when ``prepare_events`` already ran on it, else ``prepare_events(df)``."""
+    return df if PREPARED_MARK in df.columns and DEVICE_KEY in df.columns else prepare_events(df)
