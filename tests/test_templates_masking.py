@@ -32,7 +32,8 @@ CASES = [
     ("estimated size 12.3 KB, free 1024MB", "estimated size <SIZE>, free <SIZE>"),
     ("took 250ms then 3 s then 1.5 seconds", "took <DUR> then <DUR> then <DUR>"),
     ("reg 0x1F3a and deadbeef01 and cafe", "reg <HEX> and <HEX> and cafe"),
-    ("state 42 -7 +3.14 7.2e-05 8.2dB x86 node-246 alt0", "state <NUM> <NUM> <NUM> <NUM> <NUM> x<NUM> node-<NUM> alt<NUM>"),
+    ("state 42 -7 +3.14 7.2e-05 8.2dB x86 node-246 alt0",
+     "state <NUM> <NUM> <NUM> <NUM> <NUM> x<NUM> node-<NUM> alt<NUM>"),
 ]
 
 
@@ -65,7 +66,8 @@ def test_per_format_masks_and_custom_preset(spark, conf):
         "default": ["number", "digits"],
         "by_format": {"vendor": ["session_id", "number", "digits"]},
         "custom": {"session_id": {"regex": r"sess=([a-z]+)", "placeholder": "<SESSION>"}}}}}
-    df = spark.createDataFrame([("sess=abc n=5", "vendor"), ("sess=abc n=5", "logcat")], "message string, format string")
+    df = spark.createDataFrame([("sess=abc n=5", "vendor"), ("sess=abc n=5", "logcat")],
+                               "message string, format string")
     got = [r.masked for r in mask_messages(df, conf).collect()]
     assert got == ["<SESSION> n=<NUM>", "sess=abc n=<NUM>"]
     py = python_mining_text(TemplateSettings.of(conf))
@@ -99,3 +101,9 @@ def test_mining_text_whitespace_truncation_and_key(spark):
 
 def test_shipped_default_list_is_the_preset_order(base_conf):
     assert tuple(base_conf["templates"]["masks"]["default"]) == DEFAULT_MASKS
+
+
+def test_per_line_masks_only_move_the_cost(spark, conf):
+    df = spark.createDataFrame([(m,) for m, _ in CASES], "message string")
+    moved = {**conf, "templates": {**conf["templates"], "masks": {**conf["templates"]["masks"], "per_line": 6}}}
+    assert [r.masked for r in mask_messages(df, moved).collect()] == [want for _, want in CASES]

@@ -100,7 +100,8 @@ def test_state_round_trip_continues_and_reports_lineage():
 
 
 def test_bad_input_never_raises():
-    weird = ["", "<NUM> <HEX> <IP>", "Ошибка соединения 🚀 ñ\u200b", "خطأ في الاتصال", "e\u0301te\u0301 <*> <NUM>",
+    weird = ["", "<NUM> <HEX> <IP>", "Ошибка соединения 🚀 ñ\u200b", "خطأ في الاتصال",
+             "e\u0301te\u0301 <*> <NUM>",
              "x " * 200, "\x00\x01 ctrl", "a" * 5000]
     for text in weird:
         key_texts = [" ".join(text.split())]

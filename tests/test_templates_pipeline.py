@@ -23,7 +23,8 @@ BATCH2 = [
     "Received connection request /10.10.34.12:5",
     "brand new message kind here",
 ]
-WEIRD = ["", "   ", "12345 0x1f 10.0.0.1", "Ошибка соединения 🚀 ñ\u200b", "خطأ في الاتصال", "a\nb",
+WEIRD = ["", "   ", "12345 0x1f 10.0.0.1", "Ошибка соединения 🚀 ñ\u200b", "خطأ في الاتصال",
+         "a\nb",
          "literal <*> and <NUM> here 7", "long " + "token " * 300 + "end", "x" * 10000]
 
 
@@ -50,7 +51,8 @@ def test_batches_ids_lineage_and_full_rebuild(spark, catalog, conf):
     assert ev[""].template == EMPTY_TEMPLATE and ev["   "].template == EMPTY_TEMPLATE and ev[""].params == []
     assert ev["12345 0x1f 10.0.0.1"].template == "<NUM> <HEX> <IP>"
     assert ev["12345 0x1f 10.0.0.1"].params == ["12345", "0x1f", "10.0.0.1"]
-    assert ev["Ошибка соединения 🚀 ñ\u200b"].template == "Ошибка соединения 🚀 ñ\u200b"
+    uni = "Ошибка соединения 🚀 ñ\u200b"
+    assert ev[uni].template == uni
     long_msg = "long " + "token " * 300 + "end"
     assert ev[long_msg].template.endswith("<TRUNCATED>") and len(ev[long_msg].template.split()) == 65
     assert ev[long_msg].params[-1].endswith("token end")                       # the rest of the message

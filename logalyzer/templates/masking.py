@@ -53,7 +53,8 @@ class Mask:
 PRESETS: dict[str, Mask] = {m.name: m for m in (
     Mask("url", r"(?<=://)[^\s\[\](){}<>\"',]+", "<URL>", ("://",)),      # scheme:// kept, the rest masked
     Mask("uuid", B + H + "{8}-" + H + "{4}-" + H + "{4}-" + H + "{4}-" + H + "{12}" + E, "<UUID>", (("-", 4),)),
-    Mask("mac", r"(?<![0-9A-Fa-f:-])(?:" + H + "{2}[:-]){5}" + H + r"{2}(?![0-9A-Fa-f:-])", "<MAC>", ((":", 5), ("-", 5))),
+    Mask("mac", r"(?<![0-9A-Fa-f:-])(?:" + H + "{2}[:-]){5}" + H + r"{2}(?![0-9A-Fa-f:-])", "<MAC>",
+         ((":", 5), ("-", 5))),
     # colon-separated hex bytes (CEC frames, keys): 4+ bytes, or 3+ with a hex letter (so 10:30:00 stays a time)
     Mask("hex_bytes", r"(?<![0-9A-Fa-f])(?:(?:" + H + "{2}:){3,}" + H + "{2}|(?=[0-9:]*[A-Fa-f])(?:" + H + "{2}:){2,}"
          + H + r"{2})(?![0-9A-Fa-f:])", "<HEX>", ((":", 2),)),
@@ -72,8 +73,8 @@ PRESETS: dict[str, Mask] = {m.name: m for m in (
     Mask("receiver_id", B + r"R[0-9]{10}" + E, "<RID>", ("R",)),
     Mask("prefixed_id", r"(?<=[A-Za-z]_)-?[A-Za-z0-9_]*[0-9][A-Za-z0-9_]*", "<ID>", ("_",)),  # attempt_1445_0020
     Mask("size", B + r"[-+]?[0-9]+(?:\.[0-9]+)?\s?(?:[kKMGTP]i?[Bb]|bytes?|B)" + E, "<SIZE>", ("B", "b")),
-    Mask("duration", B + r"[-+]?[0-9]+(?:\.[0-9]+)?\s?(?:ns|us|µs|ms|s|sec|secs|seconds?|mins?|minutes?|h|hrs?|hours?|days?)"
-         + E, "<DUR>"),
+    Mask("duration", B + r"[-+]?[0-9]+(?:\.[0-9]+)?\s?"
+         r"(?:ns|us|µs|ms|s|sec|secs|seconds?|mins?|minutes?|h|hrs?|hours?|days?)" + E, "<DUR>"),
     Mask("hex", B + r"(?:[0-9][xX]" + H + "+|(?=" + H + "*[0-9])(?=" + H + "*[A-Fa-f])" + H + "{6,})" + E, "<HEX>",
          (DIGIT,)),
     # a number, with exponent, or glued to a short unit (8.2dB, 59.94Hz, 12%, 64k): one value

@@ -149,7 +149,8 @@ class GroupMiner:
         clusters = {}
         for cid in sorted(set(self.pos) | set(self.emitted)):
             clusters[str(cid)] = {
-                "pos": {str(i): (sorted(v) if v is not None else None) for i, v in sorted(self.pos.get(cid, {}).items())},
+                "pos": {str(i): (sorted(v) if v is not None else None)
+                        for i, v in sorted(self.pos.get(cid, {}).items())},
                 "emitted": dict(sorted(self.emitted.get(cid, {}).items())),
             }
         extra = json.dumps({"version": EXTRA_VERSION, "clusters": clusters}, ensure_ascii=False, sort_keys=True)

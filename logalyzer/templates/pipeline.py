@@ -73,10 +73,9 @@ def _mask_lists(settings):
 def key_lines(df: DataFrame, settings, message_col: str = "message", format_col: str = "format") -> DataFrame:
     """Add the per-line key: ``_key``, ``_cut``, ``_fmt`` and its 96-bit hash ``_h1``/``_h2``.
 
-    ``_key`` is the digit-blind message prefix with the first ``masks.per_line`` masks already
-    applied: the ids that vary in their letters too (hex ids, UUIDs, MACs), so a few keys stand for
-    many lines. ``_fmt`` is the line's format when ``masks.by_format`` names it, else ``""``. Lines
-    of one key share their masked text; the hash is the join key back.
+    ``_key`` is the digit-blind message prefix, with the first ``masks.per_line`` masks (default 0)
+    already applied. ``_fmt`` is the line's format when ``masks.by_format`` names it, else ``""``.
+    Lines of one key share their masked text; the hash is the join key back.
     """
     settings = TemplateSettings.of(settings)
     default, per, blind = _mask_lists(settings)
@@ -203,7 +202,8 @@ def run_templates(spark: SparkSession, catalog, conf: dict, full: bool = False, 
             return {"run_id": run_id, "status": status, **counts}
         counts["distinct_keys"] = keys.count()
         progress(f"templates: {counts['lines_templated']:,} new lines, {counts['distinct_keys']:,} digit-blind keys, "
-                 f"{counts['distinct_masked']:,} distinct masked messages in {counts['partition_keys']:,} partition keys")
+                 f"{counts['distinct_masked']:,} distinct masked messages in "
+                 f"{counts['partition_keys']:,} partition keys")
 
         # localCheckpoint (eager) cuts the plan's link to drain_state: writing the new state below
         # would otherwise make Spark re-mine from it when the cached result is invalidated

@@ -32,7 +32,7 @@ class TemplateSettings:
     partitioning: str = "token_count_lead"
     mining_partitions: int = 0                               # 0: spark.sql.shuffle.partitions
     broadcast_max_keys: int = 5_000_000                      # broadcast the key → template map up to this
-    per_line_masks: int = 6                                  # leading masks applied per line, not per key
+    per_line_masks: int = 0                                  # leading masks applied per line, not per key
 
     @classmethod
     def of(cls, conf) -> "TemplateSettings":
@@ -66,7 +66,7 @@ class TemplateSettings:
             partitioning=str(section.get("partitioning", "token_count_lead")),
             mining_partitions=int(section.get("mining_partitions", 0) or 0),
             broadcast_max_keys=int(section.get("broadcast_max_keys", 5_000_000)),
-            per_line_masks=int((masks.get("per_line") if masks.get("per_line") is not None else 6)),
+            per_line_masks=int(masks.get("per_line") or 0),
         )
         settings.check()
         return settings

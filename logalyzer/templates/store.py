@@ -12,7 +12,7 @@
 """
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from logalyzer.templates.ids import EMPTY_TEMPLATE, UNPARSED_TEMPLATE
@@ -44,7 +44,6 @@ def merge_templates(catalog, batch: DataFrame, lineage: DataFrame, now) -> dict:
     ``batch``: template_id, template, first_seen, last_seen, count, example.
     ``lineage``: old_id, new_id, old_template, new_template (this batch's).
     """
-    spark: SparkSession = catalog.spark
     existing = catalog.read_or_empty("templates", TEMPLATES_SCHEMA).select(
         "template_id", F.col("first_seen").alias("_f"), F.col("last_seen").alias("_l"),
         F.col("count").alias("_c"), F.col("example").alias("_x"), F.col("version").alias("_v"))
