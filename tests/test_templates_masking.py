@@ -47,8 +47,8 @@ def test_every_preset_has_a_case():
 
 
 def test_presets_in_spark_match_python(spark, conf):
-    df = spark.createDataFrame([(m,) for m, _ in CASES], "message string")
-    got = [r.masked for r in mask_messages(df, conf).select("masked").collect()]
+    df = spark.createDataFrame([(i, m) for i, (m, _) in enumerate(CASES)], "i int, message string")
+    got = [r.masked for r in mask_messages(df, conf).orderBy("i").collect()]
     py = python_mining_text(TemplateSettings.of(conf))
     for (msg, want), jvm in zip(CASES, got):
         assert jvm == want, msg
@@ -66,9 +66,9 @@ def test_per_format_masks_and_custom_preset(spark, conf):
         "default": ["number", "digits"],
         "by_format": {"vendor": ["session_id", "number", "digits"]},
         "custom": {"session_id": {"regex": r"sess=([a-z]+)", "placeholder": "<SESSION>"}}}}}
-    df = spark.createDataFrame([("sess=abc n=5", "vendor"), ("sess=abc n=5", "logcat")],
-                               "message string, format string")
-    got = [r.masked for r in mask_messages(df, conf).collect()]
+    df = spark.createDataFrame([(1, "sess=abc n=5", "vendor"), (2, "sess=abc n=5", "logcat")],
+                               "i int, message string, format string")
+    got = [r.masked for r in mask_messages(df, conf).orderBy("i").collect()]
     assert got == ["<SESSION> n=<NUM>", "sess=abc n=<NUM>"]
     py = python_mining_text(TemplateSettings.of(conf))
     assert [py("sess=abc n=5", "vendor"), py("sess=abc n=5", "logcat")] == got
@@ -86,8 +86,8 @@ def test_bad_preset_names_and_placeholders_are_clear_errors():
 def test_mining_text_whitespace_truncation_and_key(spark):
     settings = TemplateSettings.of({"templates": {"max_tokens": 3, "max_chars": 40}})
     msgs = ["  a\u00a0 b\tc  ", "one two three four five", "x" * 50, "", None, "7 apples fell", "solo"]
-    df = spark.createDataFrame([(m,) for m in msgs], "message string")
-    rows = mask_messages(df, settings).collect()
+    df = spark.createDataFrame(list(enumerate(msgs)), "i int, message string")
+    rows = mask_messages(df, settings).orderBy("i").collect()
     assert [r.masked for r in rows] == ["a b c", "one two three <TRUNCATED>", "x" * 40 + " <TRUNCATED>", "", "",
                                         "<NUM> apples fell", "solo"]
     assert [r.token_count for r in rows] == [3, 4, 2, 0, 0, 3, 1]
@@ -104,6 +104,7 @@ def test_shipped_default_list_is_the_preset_order(base_conf):
 
 
 def test_per_line_masks_only_move_the_cost(spark, conf):
-    df = spark.createDataFrame([(m,) for m, _ in CASES], "message string")
-    moved = {**conf, "templates": {**conf["templates"], "masks": {**conf["templates"]["masks"], "per_line": 6}}}
-    assert [r.masked for r in mask_messages(df, moved).collect()] == [want for _, want in CASES]
+    df = spark.createDataFrame([(i, m) for i, (m, _) in enumerate(CASES)], "i int, message string")
+    for where in ({"per_line": 6}, {"per_line": 3}):
+        moved = {**conf, "templates": {**conf["templates"], "masks": {**conf["templates"]["masks"], **where}}}
+        assert [r.masked for r in mask_messages(df, moved).orderBy("i").collect()] == [want for _, want in CASES]
