@@ -160,3 +160,24 @@ def test_layout_keeps_its_preset_name_and_typed_fields():
     layout = compile_layout(r"<Date:\S+> <Pid:\d+> <Content>", name="logcat")
     assert layout.name == "logcat" and layout.fields == ("Date", "Pid", "Content")
     assert layout.regex == r"^(\S+)\s+(\d+)\s+(.*)$"
+
+
+def test_filter_on_outcome_is_not_pushed_into_the_parse(spark, conf, tmp_path):
+    """Pushed down, the filter would inline the whole parse into its condition (parse twice, no codegen)."""
+    from logalyzer.ingest.parse import one_partition_per_file
+    from logalyzer.ingest.pipeline import not_pushed_down, parse_files
+
+    path = write_gz(tmp_path / f"{DEV}_20261120_00.log.gz", LOGCAT)
+    files = [{"path": path.as_uri(), "content_hash": "h"}]
+
+    def filter_conditions(df):
+        plan = df._jdf.queryExecution().optimizedPlan().toString()
+        return [ln for ln in plan.splitlines() if "Filter" in ln]
+
+    with one_partition_per_file(spark):
+        parsed = parse_files(spark, files, conf["ingest"], None, "run-1")
+        pushed = filter_conditions(parsed.where(F.col("outcome") == "loaded"))
+        kept = not_pushed_down(parsed, "test").where(F.col("outcome") == "loaded")
+        assert any("regexp_replace" in ln for ln in pushed)   # what Spark does without the barrier
+        assert not any("regexp_replace" in ln for ln in filter_conditions(kept))
+        assert kept.count() == 4
