@@ -121,6 +121,49 @@ class Catalog:
             fs, jstaging = self._fs(staging)
             fs.delete(jstaging, True)
 
+    def delete(self, name: str, condition: str) -> int:
+        """Delete the rows matching ``condition`` (a SQL expression); returns how many there were.
+
+        Parquet rewrites only the partitions holding such rows, and removes a partition left
+        empty. Meant for rare repairs (rolling back an unfinished load), not for routine use.
+        """
+        if not self.exists(name):
+            return 0
+        from pyspark.sql import functions as F
+
+        doomed = self.read(name).where(F.expr(condition))
+        n = doomed.count()
+        if not n:
+            return 0
+        if self.format == "delta":
+            from delta.tables import DeltaTable
+
+            DeltaTable.forPath(self.spark, self.path(name)).delete(condition)
+            return n
+        parts = self.partition_by(name)
+        if not parts:
+            self.overwrite(name, self.read(name).where(f"NOT ({condition}) OR ({condition}) IS NULL"))
+            return n
+        touched = [tuple(r) for r in doomed.select(*parts).distinct().collect()]   # partitions: few
+        in_touched = F.lit(False)
+        for t in touched:
+            same = F.lit(True)
+            for c, v in zip(parts, t):
+                same = same & F.col(c).eqNullSafe(F.lit(v))
+            in_touched = in_touched | same
+        kept = self.read(name).where(in_touched).where(f"NOT ({condition}) OR ({condition}) IS NULL")
+        still = {tuple(r) for r in kept.select(*parts).distinct().collect()}
+        if still:
+            self.overwrite(name, kept, partitions_only=True)
+        for t in touched:
+            if t not in still:
+                fs, jpath = self._fs(self.path(name) + "/" + "/".join(f"{c}={v}" for c, v in zip(parts, t)))
+                fs.delete(jpath, True)
+        fs, root = self._fs(self.path(name))
+        if not [st for st in fs.listStatus(root) if not st.getPath().getName().startswith(("_", "."))]:
+            self.drop(name)   # no partition left: Spark cannot read a Parquet folder without files
+        return n
+
     def merge(self, name: str, df: DataFrame, keys: list[str]) -> None:
         """Upsert ``df`` into the table on ``keys`` (new rows inserted, matching rows replaced)."""
         if not self.exists(name):

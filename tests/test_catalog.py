@@ -28,3 +28,16 @@ def test_overwrite_only_present_partitions(spark, catalog):
     catalog.overwrite("log_lines", new, partitions_only=True)
     got = sorted((str(r.date), r.v) for r in catalog.read("log_lines").collect())
     assert got == [("2026-11-20", "x"), ("2026-11-21", "z")]
+
+
+def test_delete_rewrites_only_touched_partitions_and_drops_an_emptied_table(spark, catalog):
+    df = spark.createDataFrame([("a", "x", 1), ("a", "y", 2), ("b", "x", 3)], "part string, run string, v int")
+    spec = {"path": "t_delete", "partition_by": ["part"]}
+    catalog.tables = {**catalog.tables, "t_delete": spec}
+    catalog.append("t_delete", df)
+    assert catalog.delete("t_delete", "run = 'x'") == 2
+    assert [tuple(r) for r in catalog.read("t_delete").select("part", "run", "v").collect()] == [("a", "y", 2)]
+    assert catalog.delete("t_delete", "run = 'nothing'") == 0
+    assert catalog.delete("t_delete", "run = 'y'") == 1
+    assert not catalog.exists("t_delete")
+    assert catalog.delete("t_delete", "run = 'y'") == 0

@@ -69,7 +69,42 @@ def test_rerun_and_renamed_copy_add_nothing_new_file_appends(spark, catalog, con
     assert manifest[f"{DEV}_20261120_00-redelivered.log.gz"].status == "duplicate"
     assert manifest[f"{DEV}_20261120_00-redelivered.log.gz"].duplicate_of.endswith(f"{DEV}_20261120_00.log.gz")
     assert catalog.read("ingest_manifest").count() == 3  # one row per file version, none for skipped files
-    assert catalog.read("run_log").where("stage = 'ingest'").count() == 4
+    assert catalog.read("run_log").where("stage = 'ingest' AND status = 'succeeded'").count() == 4
+    assert catalog.read("run_log").where("stage = 'ingest' AND status = 'running'").count() == 4
+
+
+class ManifestWriteFails(Exception):
+    pass
+
+
+def test_a_load_that_died_before_its_manifest_is_rolled_back_not_doubled(spark, catalog, conf, tmp_path):
+    """Bronze written, manifest not (a crash, a full disk): the next run removes those rows and loads again."""
+    from logalyzer.catalog import Catalog
+
+    class FailingManifest(Catalog):
+        def append(self, name, df):
+            if name == "ingest_manifest":
+                raise ManifestWriteFails("disk full")
+            super().append(name, df)
+
+    other = write_gz(tmp_path / "a" / f"{DEV}_20261120_00.log.gz", LOGCAT)      # same dates as the failing file
+    ingest(spark, catalog, conf, other)
+    bad = LOGCAT + ["garbage line"]
+    failing = write_gz(tmp_path / "b" / "R0000000007_20261120_00.log.gz", bad)
+    with pytest.raises(ManifestWriteFails):
+        ingest(spark, FailingManifest(spark, conf), conf, failing)
+    assert catalog.read("log_lines").count() == 8 and catalog.read("quarantine").count() == 1   # left behind
+
+    again = ingest(spark, catalog, conf, failing)
+    assert again["files_new"] == 1 and again["lines_loaded"] == 4
+    lines = catalog.read("log_lines")
+    assert lines.count() == 8                                            # not 12
+    assert lines.where(F.col("device_id") == DEV).count() == 4           # the other run's rows kept
+    assert catalog.read("quarantine").count() == 1
+    statuses = {r.status for r in catalog.read("run_log").where("stage = 'ingest'").collect()}
+    assert {"rolled_back", "succeeded", "failed", "running"} == statuses
+    assert ingest(spark, catalog, conf, failing)["files_skipped_known"] == 1
+    assert catalog.read("log_lines").count() == 8
 
 
 def test_corrupt_truncated_and_empty_files_are_recorded_and_batch_goes_on(spark, catalog, conf, tmp_path):

@@ -75,6 +75,44 @@ def quarantine_rows(parsed: DataFrame) -> DataFrame:
 
 
 # -- load ----------------------------------------------------------------------------------------
+RUNNING, ROLLED_BACK = "running", "rolled_back"
+FINAL = ("succeeded", "failed_strict", ROLLED_BACK)
+
+
+def roll_back_unfinished(catalog, progress=print) -> list[str]:
+    """Remove the rows of earlier ingest runs that wrote lines but never recorded their files.
+
+    The manifest append is a load's commit point: a run that died or failed after writing
+    ``log_lines`` but before its manifest rows would otherwise have its files loaded again (twice
+    the rows). Such runs are found through ``run_log`` (a ``running`` row with no final status);
+    their rows leave ``log_lines``, ``quarantine`` and ``events`` and the run is marked ``rolled_back``.
+    A run whose manifest rows exist was complete and is left alone. Assumes one ingest at a time per
+    lake (as the manifest's idempotency does).
+    """
+    if not catalog.exists("run_log"):
+        return []
+    runs = (catalog.read("run_log").where(F.col("stage") == "ingest").groupBy("run_id")
+            .agg(F.collect_set("status").alias("statuses"), F.min("started_at").alias("started_at"),
+                 F.max("input").alias("input")))
+    open_runs = [r for r in runs.where(~F.arrays_overlap("statuses", F.array(*map(F.lit, FINAL)))).collect()]
+    if not open_runs:
+        return []
+    committed = {r.run_id for r in read_manifest(catalog).where(F.col("run_id").isin([r.run_id for r in open_runs]))
+                 .select("run_id").distinct().collect()}
+    rolled = []
+    for run in open_runs:
+        if run.run_id in committed:
+            continue
+        # events too: a templates run in between may have templated the lines being removed
+        removed = {t: catalog.delete(t, f"run_id = '{run.run_id}'") for t in ("log_lines", "quarantine", "events")}
+        progress(f"rolled back unfinished ingest run {run.run_id}: removed {removed['log_lines']:,} log_lines "
+                 f"and {removed['quarantine']:,} quarantine rows; its files load again now")
+        record_run(catalog, run.run_id, "ingest", run.started_at, ROLLED_BACK,
+                   {f"rows_removed_{t}": n for t, n in removed.items()}, run.input)
+        rolled.append(run.run_id)
+    return rolled
+
+
 def run_ingest(spark: SparkSession, catalog, conf: dict, input_path: str, fmt=None, strict: bool = False,
                progress=print) -> dict:
     """Ingest every log file under ``input_path``; returns the counts (also stored in ``run_log``)."""
@@ -83,6 +121,9 @@ def run_ingest(spark: SparkSession, catalog, conf: dict, input_path: str, fmt=No
     started = utcnow()
     status = "failed"
     counts: Counter = Counter()
+    roll_back_unfinished(catalog, progress)
+    # On record before anything is written, so a run killed mid-way is found and rolled back next time.
+    record_run(catalog, run_id, "ingest", started, RUNNING, {}, input_path)
     try:
         total, checks = plan_files(spark, catalog, ingest_conf, input_path, run_id, progress)
         counts["files_found"] = total
