@@ -17,7 +17,10 @@ from pyspark.sql import functions as F
 
 FILE_CHECK_SCHEMA = ("path string, size long, modified timestamp, content_hash string, "
                      "lines long, status string, error string")
-_CHUNK = 16 << 20  # decompress in bounded chunks: a 5 GB log never sits in memory whole
+# Decompressed in bounded chunks, so a file's text never sits in memory whole. Its compressed bytes
+# do, on one executor (Spark's binaryFile reader; at most spark.sql.sources.binaryFile.maxLength,
+# 2 GB by default): fine for device logs, which are rotated far below that.
+_CHUNK = 16 << 20
 
 
 class InputNotFoundError(FileNotFoundError):
