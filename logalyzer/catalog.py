@@ -88,6 +88,8 @@ class Catalog:
     # -- writes ----------------------------------------------------------------------------------------
     def _writer(self, df: DataFrame, name: str, mode: str):
         writer = df.write.format(self.format).mode(mode)
+        for key, value in (self.spec(name).get("write_options") or {}).items():
+            writer = writer.option(key, str(value))
         parts = self.partition_by(name)
         if parts:
             writer = writer.partitionBy(*parts)
