@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("sessions", help="playback sessions, event sequences and device time series")
+    p.add_argument("--date", dest="dates", action="append", type=_iso_date, metavar="YYYY-MM-DD",
+                   help="rebuild only around this date (repeatable); default: every date of events")
     _common(p)
 
     p = sub.add_parser("run", help="ingest, templates and sessions in one go",
@@ -129,10 +131,20 @@ def cmd_templates(args, conf, spark, catalog) -> int:
     return 0
 
 
+def _iso_date(text: str):
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (expected YYYY-MM-DD)") from None
+
+
 def cmd_sessions(args, conf, spark, catalog) -> int:
     from logalyzer.sessions.pipeline import run_sessions
 
-    _print_counts("sessions summary", run_sessions(spark, catalog, conf, progress=_progress))
+    dates = getattr(args, "dates", None)
+    _print_counts("sessions summary", run_sessions(spark, catalog, conf, progress=_progress, dates=dates))
     return 0
 
 

@@ -62,3 +62,17 @@ def test_unknown_format_is_a_clear_error(spark, fleet, tmp_path, capsys):
     folder, _ = fleet
     assert cli.main(["ingest", str(folder), "--lake", str(tmp_path / "lake"), "--format", "nonsense"]) == 2
     assert "unknown format 'nonsense'" in capsys.readouterr().err
+
+
+def test_sessions_date_flag_runs_incrementally(spark, fleet, tmp_path, capsys):
+    folder, _ = fleet
+    lake = str(tmp_path / "lake")
+    with pytest.raises(SystemExit) as bad:
+        cli.main(["sessions", "--date", "2026-13-01", "--lake", lake])
+    assert bad.value.code == 2 and "expected YYYY-MM-DD" in capsys.readouterr().err
+    assert cli.main(["ingest", str(folder), "--lake", lake]) == 0
+    assert cli.main(["templates", "--lake", lake]) == 0
+    capsys.readouterr()
+    assert cli.main(["sessions", "--date", "2026-11-20", "--lake", lake]) == 0
+    out = capsys.readouterr().out
+    assert "incremental" in out and "2026-11-20" in out
