@@ -89,25 +89,24 @@ def main() -> None:
     copies = [run_child(__file__, ["local[2]", str(work / "fleet_1x"), str(work / "copy"), "copy"])
               for _ in range(args.repeats)]
     copy_s = statistics.median(r["seconds"] for r in copies)
-    rows = [("local[2]", "1x", copies[0]["lines"], copy_s, copies[0]["lines"] / copy_s, copies[-1]["driver_py_mb"],
-             copies[-1]["jvm_mb"], "Spark copy (text → Parquet, no parsing)")]
+    rows = [("Spark copy (text → Parquet, no parsing)", "1x", copies[0]["lines"], copy_s, copies[0]["lines"] / copy_s,
+             copies[-1]["driver_py_mb"], copies[-1]["jvm_mb"])]
     for master in ("local[2]", "local[1]"):
         runs = [run_child(__file__, [master, str(work / "fleet_1x"), str(work / "lake")])
                 for _ in range(args.repeats if master == "local[2]" else 1)]
         med = statistics.median(r["seconds"] for r in runs)
         rate = runs[0]["lines"] / med
-        rows.append((master, "1x", runs[0]["lines"], med, rate, runs[-1]["driver_py_mb"], runs[-1]["jvm_mb"],
-                     f"ingest {master}"))
+        rows.append((f"ingest {master}", "1x", runs[0]["lines"], med, rate, runs[-1]["driver_py_mb"], runs[-1]["jvm_mb"]))
     if not args.skip_4x:
         fleet(str(work / "fleet_4x"), args.devices * 4, per_device)
         r = run_child(__file__, ["local[2]", str(work / "fleet_4x"), str(work / "lake")])
-        rows.append(("local[2]", "4x", r["lines"], r["seconds"], r["lines"] / r["seconds"], r["driver_py_mb"], r["jvm_mb"],
-                     "ingest local[2]"))
+        rows.append(("ingest local[2]", "4x", r["lines"], r["seconds"], r["lines"] / r["seconds"], r["driver_py_mb"],
+                     r["jvm_mb"]))
 
     print(f"\n| run | input | lines | seconds | lines/s | vs zcat (1 core) | driver Python peak MB | Spark JVM peak MB |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     print(f"| zcat \\| wc -l | 1x | {zcat_lines:,} | {zcat_lines / zcat_rate:.2f} | {zcat_rate:,.0f} | 1.00 | | |")
-    for master, size, lines, sec, rate, py_mb, jvm_mb, label in rows:
+    for label, size, lines, sec, rate, py_mb, jvm_mb in rows:
         print(f"| {label} | {size} | {lines:,} | {sec:.1f} | {rate:,.0f} | {rate / zcat_rate:.2f} | "
               f"{py_mb:.0f} | {jvm_mb or float('nan'):.0f} |")
     print(f"\ntarget: ingest local[2] >= 0.25 x zcat -> {rows[1][4] / zcat_rate:.2f} "

@@ -142,9 +142,10 @@ class Catalog:
 
             DeltaTable.forPath(self.spark, self.path(name)).delete(condition)
             return n
+        keep = F.coalesce(~F.expr(condition), F.lit(True))   # rows where the condition is null stay
         parts = self.partition_by(name)
         if not parts:
-            self.overwrite(name, self.read(name).where(f"NOT ({condition}) OR ({condition}) IS NULL"))
+            self.overwrite(name, self.read(name).where(keep))
             return n
         touched = [tuple(r) for r in doomed.select(*parts).distinct().collect()]   # partitions: few
         in_touched = F.lit(False)
@@ -153,7 +154,7 @@ class Catalog:
             for c, v in zip(parts, t):
                 same = same & F.col(c).eqNullSafe(F.lit(v))
             in_touched = in_touched | same
-        kept = self.read(name).where(in_touched).where(f"NOT ({condition}) OR ({condition}) IS NULL")
+        kept = self.read(name).where(in_touched & keep)
         still = {tuple(r) for r in kept.select(*parts).distinct().collect()}
         if still:
             self.overwrite(name, kept, partitions_only=True)
