@@ -216,3 +216,23 @@ def test_filter_on_outcome_is_not_pushed_into_the_parse(spark, conf, tmp_path):
         assert any("regexp_replace" in ln for ln in pushed)   # what Spark does without the barrier
         assert not any("regexp_replace" in ln for ln in filter_conditions(kept))
         assert kept.count() == 4
+
+
+def test_message_is_the_untouched_rest_of_the_line(spark, conf):
+    """Only the header is rewritten: the message keeps colons, tabs, U+2028 and trailing spaces."""
+    import datetime as dt
+
+    from logalyzer.ingest.parse import parse_lines
+
+    head = "11-20 10:00:00.000  1234  1250 I Tag: "
+    messages = ["a: b: c", "tab\there", "line\u2028sep", "trailing  ", "", "VAR-like [X] f() E data"]
+    rows = [(head + m, "f", i + 1, None, "h", DEV, dt.date(2026, 11, 20)) for i, m in enumerate(messages)]
+    rows.append(("11-20 10:00:00.000  1234  1250 I Tag: unit\u001fsep", "f", 99, None, "h", DEV, dt.date(2026, 11, 20)))
+    lines = spark.createDataFrame(rows, "value string, source_file string, line_no long, file_modified timestamp, "
+                                        "source_hash string, device_id string, file_date date")
+    got = {r.line_no: r for r in parse_lines(lines, conf["ingest"]).collect()}
+    assert [got[i + 1].message for i in range(len(messages))] == messages
+    assert {got[i + 1].outcome for i in range(len(messages))} == {"loaded"}
+    assert got[1].tag == "Tag" and got[1].pid == 1234 and got[1].level == "INFO"
+    # the field separator itself cannot be parsed around: quarantined, bytes kept (as before)
+    assert got[99].outcome == "no_format_match"
