@@ -5,7 +5,7 @@ placeholder a capture group, whitespace runs between tokens. A placeholder that 
 token captures that token (``\S+``-like), one inside a token (``blk_<NUM>``, ``<IP>:<NUM>``) the
 shortest run up to the next literal, one whose mask can span spaces (dates, ``12 KB``) the
 shortest text, and ``<TRUNCATED>`` the rest of the message. Spark applies it with a single
-``regexp_replace`` that rewrites a matching message to its groups joined by a separator (the trick
+``regexp_replace`` that rewrites a matching message to its groups, each after a separator (the trick
 ingest uses for header layouts), then ``split``: one regex match per line, no Python. If it does
 not match (e.g. a value cut at ``max_chars``), a loose variant (every placeholder ``.+?``) is tried;
 failing both, ``params`` is empty. The regexes read the same in Java and Python (tests check both).
@@ -21,7 +21,6 @@ from pyspark.sql import functions as F
 from logalyzer.templates.ids import EMPTY_TEMPLATE, UNPARSED_TEMPLATE
 from logalyzer.templates.tokens import PARAM, TRUNCATED, WHITESPACE
 
-SENTINEL = "\u001e"
 SEPARATOR = "\u001f"
 _END = r"(?![\s\S])"
 _PLACEHOLDER = re.compile(r"<\*>|<[A-Z][A-Z_]*>")
@@ -33,7 +32,7 @@ class ParamRegex:
     n: int                      # number of parameters
     strict: str | None
     loose: str | None
-    replacement: str | None     # for regexp_replace: sentinel + $1 <sep> $2 ...
+    replacement: str | None     # for regexp_replace: <sep> $1 <sep> $2 ...
 
 
 def quote(literal: str) -> str:
@@ -97,26 +96,32 @@ def param_regex(template: str, shapes: dict[str, list[str]], extra_delimiters=()
         return ParamRegex(0, None, None, None)
     strict_rx = f"^{sep_fast}*" + f"{sep_fast}+".join(strict_tokens) + tail(sep_fast) + _END
     loose_rx = (f"^{sep}*" + f"{sep}+".join(loose_tokens) + tail(sep) + _END) if n <= MAX_LOOSE_GROUPS else None
-    replacement = SENTINEL + SEPARATOR.join(f"${i}" for i in range(1, n + 1))
+    replacement = "".join(f"{SEPARATOR}${i}" for i in range(1, n + 1))
     return ParamRegex(n, strict_rx, loose_rx, replacement)
 
 
 def with_params(df: DataFrame, message: str, n: str, strict: str, loose: str, replacement: str,
                 out: str = "params") -> DataFrame:
     """``df`` plus ``out`` (``array<string>``): parameter values by the strict regex, else the loose
-    one, else empty. Each regex runs in its own projection, so Spark evaluates it once per row.
+    one, else empty. Each regex and the split run in their own projection, so Spark evaluates each
+    once per row.
+
+    A rewritten message is a separator before each value, so it splits into ``n + 1`` parts (the
+    first empty); a message with the separator in it is not rewritten (its values could not be
+    told apart) and gets empty ``params``.
     """
     msg = F.coalesce(F.col(message), F.lit(""))
     empty = F.array().cast("array<string>")
-    df = df.select("*", F.when(F.col(n) > 0, F.regexp_replace(msg, F.col(strict), F.col(replacement)))
-                   .alias("_rw1"))
-    hit1 = F.col("_rw1").startswith(SENTINEL)
-    df = df.select("*", F.when((F.col(n) > 0) & ~hit1 & F.col(loose).isNotNull(),
+    usable = (F.col(n) > 0) & ~msg.contains(SEPARATOR)
+    df = df.select("*", F.when(usable, F.regexp_replace(msg, F.col(strict), F.col(replacement))).alias("_rw1"))
+    hit1 = F.col("_rw1").startswith(SEPARATOR)
+    df = df.select("*", F.when(usable & ~hit1 & F.col(loose).isNotNull(),
                                F.regexp_replace(msg, F.col(loose), F.col(replacement))).alias("_rw2"))
-    rw = F.when(hit1, F.col("_rw1")).when(F.col("_rw2").startswith(SENTINEL), F.col("_rw2"))
-    df = df.select("*", F.split(F.substring(rw, 2, 1 << 30), SEPARATOR, -1).alias("_parts"))
-    ok = F.col("_parts").isNotNull() & (F.size("_parts") == F.col(n))
-    return df.select("*", F.when(ok, F.col("_parts")).otherwise(empty).alias(out)).drop("_rw1", "_rw2", "_parts")
+    rw = F.when(hit1, F.col("_rw1")).when(F.col("_rw2").startswith(SEPARATOR), F.col("_rw2"))
+    df = df.select("*", F.split(rw, SEPARATOR, -1).alias("_parts"))
+    ok = F.col("_parts").isNotNull() & (F.size("_parts") == F.col(n) + 1)
+    return df.select("*", F.when(ok, F.slice("_parts", 2, F.col(n))).otherwise(empty).alias(out)).drop(
+        "_rw1", "_rw2", "_parts")
 
 
 def py_params(message: str, pr: ParamRegex) -> list | None:

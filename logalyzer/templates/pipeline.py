@@ -139,7 +139,7 @@ def assign_templates(keyed: DataFrame, keymap: DataFrame, templates: DataFrame, 
 
     ``keymap``: _h1, _h2 → template_id; ``templates``: template_id → template and its parameter
     regexes (mining.py ``msg`` rows). A line whose key is missing gets ``<UNPARSED>``. Lines are
-    sorted by (date, template_id) first -- the date sort is the one the partitioned write needs
+    sorted by date and template first -- the date sort is the one the partitioned write needs
     anyway -- so each task compiles a template's regex once, not once per line.
     """
     km = keymap.select("_h1", "_h2", F.col("template_id").alias("_tid"))
@@ -149,8 +149,11 @@ def assign_templates(keyed: DataFrame, keymap: DataFrame, templates: DataFrame, 
     if broadcast:
         km, tp = F.broadcast(km), F.broadcast(tp)
     joined = keyed.join(km, ["_h1", "_h2"], "left").join(tp, "_tid", "left")
-    order = [c for c in ("date",) if c in keyed.columns] + ["_tid"]
-    joined = joined.sortWithinPartitions(*order)
+    # One long sort key, date then a hash of the template id: Spark radix-sorts it on its prefix
+    # alone, where (date, template_id) needed string comparisons for every tie on date.
+    day = F.coalesce(F.unix_date("date"), F.lit(0)).cast("long") if "date" in keyed.columns else F.lit(0).cast("long")
+    sort_key = F.shiftleft(day, 32) + F.hash("_tid").cast("long").bitwiseAND(F.lit(0xFFFFFFFF))
+    joined = joined.select("*", sort_key.alias("_sort")).sortWithinPartitions("_sort")
     joined = joined.select("*", F.coalesce(F.col("_n"), F.lit(0)).alias("_np"))
     joined = with_params(joined, "message", "_np", "_rx", "_rxl", "_rep", out="_params")
     keep = [c for c in keyed.columns if not c.startswith("_")]

@@ -34,12 +34,15 @@ _PY_DIGITS = str.maketrans(DIGITS, "0" * 10)
 # -- Spark -------------------------------------------------------------------------------------------
 def prekey(message: Column, max_chars: int, digit_blind: bool) -> Column:
     """The per-line key: the message prefix, digits turned into 0 when the masks allow it."""
-    prefix = F.substring(F.coalesce(message, F.lit("")), 1, max_chars)
+    text = F.coalesce(message, F.lit(""))
+    # substring() counts every character first; a text of at most max_chars bytes needs no cut
+    prefix = F.when(F.octet_length(text) <= max_chars, text).otherwise(F.substring(text, 1, max_chars))
     return F.regexp_replace(prefix, "[1-9]", "0") if digit_blind else prefix   # faster than translate()
 
 
 def is_cut(message: Column, max_chars: int) -> Column:
-    return F.coalesce(F.length(message) > max_chars, F.lit(False))
+    # length() walks the characters: only worth it when the bytes alone allow a cut
+    return F.coalesce((F.octet_length(message) > max_chars) & (F.length(message) > max_chars), F.lit(False))
 
 
 def _delimiters(col: Column, extra_delimiters) -> Column:
