@@ -2,8 +2,9 @@
 
 Each layout is applied with a single ``regexp_replace`` that rewrites a matching line's header
 into its fields, each after a separator (then one ``split``), so a line costs one regex match
-however many fields the layout has; the message, the last field, is left as it is. Lines are read one file per task, which gives exact per-file line numbers from
-``monotonically_increasing_id`` without a shuffle. Every line gets an ``outcome``: ``loaded``,
+however many fields the layout has; the message, the last field, is left as it is. Lines are read
+one file per task, which gives exact per-file line numbers from ``monotonically_increasing_id``
+without a shuffle. Every line gets an ``outcome``: ``loaded``,
 ``blank``, or the quarantine reason (``too_long``, ``invalid_utf8``, ``no_format_match``,
 ``bad_timestamp``).
 """
@@ -50,7 +51,7 @@ def _java_regex(layout: Layout) -> str:
     # DOTALL and \z: a stray \r or U+2028 inside a message must not end the match early.
     if _open_tail(layout):
         # Only the header is matched and rewritten; the last field is the untouched rest of the
-        # line. Rewriting (and then splitting) the message too cost ~40% of the parse (measured).
+        # line, so the message is not copied through the regex and the split.
         return "(?s)" + layout.regex[:-len(_OPEN_TAIL)]
     return "(?s)" + layout.regex[:-1] + r"\z"
 
