@@ -256,6 +256,34 @@ def test_id_sessions_order_and_count_vector(spark, base_conf):
     assert (rows["blk_7"]["template_seq"], rows["blk_7"]["n_lines"], rows["blk_7"]["kind"]) == (["E5"], 1, "id")
 
 
+def test_a_line_naming_several_identifiers_belongs_to_each(spark, base_conf):
+    hdfs = Log(device=None, file="/loghub/HDFS.log")
+    hdfs.add("2026-11-20 10:00:01", msg="Allocate blk_1 for file", template_id="E1")
+    hdfs.add("2026-11-20 10:00:02", msg="ask to delete blk_1 blk_2 blk_1", template_id="E2")
+    hdfs.add("2026-11-20 10:00:03", msg="Deleted blk_2", template_id="E3")
+    rows = {r["key"]: r for r in id_sessions(hdfs.df(spark), base_conf).collect()}
+    assert rows["blk_1"]["template_seq"] == ["E1", "E2"]      # named twice in one line: counted once
+    assert rows["blk_2"]["template_seq"] == ["E2", "E3"]
+
+
+def test_sequences_carry_the_session_counters(spark, base_conf):
+    log = (Log().add("2026-11-20 10:01:00", "VideoFreeze", {"duration_ms": 700})
+           .add("2026-11-20 10:02:00", "VideoFreeze", {"duration_ms": 300})
+           .add("2026-11-20 10:03:00", "decode failed", level="ERROR", tag="Decoder"))
+    (row,) = fixed_window_sessions(log.df(spark), base_conf).collect()
+    assert (row["video_freezes"], row["video_freezes_ms"], row["error_lines"], row["n_var_events"]) == (2, 1000, 1, 2)
+    assert row["event_counts"] == {"VideoFreeze": 2} and row["errors_by_tag"] == {"Decoder": 1}
+
+
+def test_playback_sessions_keep_the_ordered_template_sequence(sessions):
+    first = sessions[dev(5)][0]       # lines written out of time order in the file: sorted by ts
+    assert first["template_seq"] == ["T_CHANGE_CONTENT", "T_PAUSE"]
+    assert first["template_counts"] == {"T_CHANGE_CONTENT": 1, "T_PAUSE": 1}
+    dup = sessions[dev(6)][0]          # a duplicated line is in the sequence once
+    assert dup["template_seq"] == ["T_CHANGE_CONTENT", "T_BlackScreen", "T_Decoder"]
+    assert "template_seq" not in json.loads(dup["summary"])
+
+
 def test_fixed_and_sliding_windows_per_device_or_source(spark, base_conf):
     log = (Log().add("2026-11-20 10:07:00", "a", template_id="A").add("2026-11-20 10:03:00", "b", template_id="B")
            .add("2026-11-20 10:07:00", "a again", template_id="A").add("2026-11-20 11:01:00", "c", template_id="C"))

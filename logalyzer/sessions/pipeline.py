@@ -80,7 +80,9 @@ def _stage_sequences(catalog, cfg: SessionsConfig, prepared: DataFrame, plan: di
             # whole identifier sequences: every line (any date) of the identifiers seen on the dates
             touched = id_key_col(prepared.where(F.col("date").isin(plan["dates"])), cfg).select("_key").distinct()
             candidates = id_key_col(events_all, cfg).join(touched, "_key", "left_semi")
-            parts.append(id_sessions(candidates.drop("_key", "device_key"), cfg))
+            # a candidate line may name other identifiers too: keep only the touched sequences
+            parts.append(id_sessions(candidates.drop("_key", "device_key"), cfg)
+                         .join(touched.select(F.col("_key").alias("key")), "key", "left_semi"))
         else:
             parts.append(id_sessions(prepared, cfg))
     if not parts:

@@ -10,6 +10,8 @@ and incremental re-runs, because it depends only on the session's first line.
 
 One aggregation per (device, session number) follows, on the device partitioning (no shuffle);
 the maps and counters are folded from collected lists afterwards (``counters.py``, ``maps.py``).
+The session also keeps its ordered template-id sequence (``template_seq``, in the device's line
+order) and count vector (``template_counts``): the input of the sequence models.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from pyspark.sql import functions as F
 
 from logalyzer.sessions import counters
 from logalyzer.sessions.config import SessionsConfig
+from logalyzer.sessions.maps import UNKNOWN, with_count_map
 from logalyzer.sessions.prepare import DEVICE_KEY, device_window, ensure_prepared
 
 IDLE = "IDLE"  # start reason: no earlier line of the device within idle_timeout_s (or none at all)
@@ -76,9 +79,12 @@ def playback_sessions(events: DataFrame, cfg) -> DataFrame:
         F.first("_session").alias("_session"),
         F.max("ts").alias("end_ts"),
         *counters.aggs(cfg),
-        F.collect_set("template_id").alias("_templates"),
+        F.collect_list(F.struct("_seq", F.coalesce(F.col("template_id"), F.lit(UNKNOWN)).alias("t")))
+        .alias("_tpl_pairs"),
         F.collect_set("source_file").alias("_files"))
-    folded = counters.fold_maps(grouped, cfg)
+    ordered = grouped.withColumn("_tpl_all", F.transform(F.sort_array("_tpl_pairs"), lambda p: p["t"]))
+    folded = with_count_map(counters.fold_maps(ordered, cfg), "_tpl_all", "template_counts")
+    template_seq = F.slice("_tpl_all", 1, cfg.max_length) if cfg.max_length > 0 else F.col("_tpl_all")
     s = F.col("_session")
     content = [F.get_json_object(s["content_data"], f"$.{key}").alias(name) for name, key in cfg.content_fields]
     out = folded.select(
@@ -90,8 +96,10 @@ def playback_sessions(events: DataFrame, cfg) -> DataFrame:
         "n_lines", "n_var_events",
         *counters.counter_columns(cfg),
         "event_counts", "error_lines", "errors_by_tag", "level_counts",
-        F.size(F.col("_templates")).alias("distinct_templates"),
+        F.size(F.col("template_counts")).alias("distinct_templates"),
         F.size("_files").alias("n_files"),
-        F.sort_array("_files").alias("source_files"))
-    summary = F.to_json(F.struct(*[F.col(c) for c in out.columns if c != "source_files"]))
+        F.sort_array("_files").alias("source_files"),
+        template_seq.alias("template_seq"), "template_counts")
+    summary = F.to_json(F.struct(*[F.col(c) for c in out.columns
+                                   if c not in ("source_files", "template_seq", "template_counts")]))
     return out.withColumn("summary", summary).withColumn("date", F.to_date("start_ts"))
