@@ -4,6 +4,10 @@
     logalyzer ingest data/fleet                    # gzip logs -> log_lines, quarantine, manifest
     logalyzer templates                            # log_lines -> events (Drain templates)
     logalyzer sessions                             # events -> sessions, sequences, time series
+    logalyzer train                                # DeepLog + Autoencoder -> MLflow registry
+    logalyzer score                                # sessions -> anomaly_scores, anomalies_consolidated
+    logalyzer labels load data/fleet/labels.csv    # ground truth -> labels
+    logalyzer evaluate                             # precision / recall / F1 against labels
     logalyzer run data/fleet                       # all of the above, in order
     logalyzer tables                               # what the lake holds
     logalyzer doctor                               # check Java, Spark, configuration
@@ -63,10 +67,43 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rebuild only around this date (repeatable); default: every date of events")
     _common(p)
 
-    p = sub.add_parser("run", help="ingest, templates and sessions in one go",
-                       description="Run every stage in order. Without INPUT, a small synthetic sample "
-                                   "fleet is generated into data/sample first (once), so a first try "
-                                   "needs nothing but this command.")
+    p = sub.add_parser("train", help="train DeepLog and the Autoencoder, register them in MLflow",
+                       description="Build the training set from the lake's sessions / sequences (models.units), "
+                                   "train both detectors with torch through petastorm, log them to MLflow and "
+                                   "register them; `champion` moves to the new version only when it is at least "
+                                   "as good on the validation units, otherwise it becomes `challenger`.")
+    p.add_argument("--unit", dest="unit_kinds", action="append", choices=("session", "id", "fixed", "sliding"),
+                   help="unit kind to train for (repeatable; default: models.units)")
+    p.add_argument("--detector", dest="detectors", action="append", choices=("deeplog", "autoencoder"),
+                   help="detector to train (repeatable; default: both)")
+    _common(p)
+
+    p = sub.add_parser("score", help="score new sessions / sequences with the champion models",
+                       description="Score every unit of the dates that have unscored units (or --date) with the "
+                                   "models under models.score.alias (champion), in parallel, and write "
+                                   "anomaly_scores and anomalies_consolidated.")
+    p.add_argument("--date", dest="dates", action="append", type=_iso_date, metavar="YYYY-MM-DD",
+                   help="score this date again (repeatable); default: dates with unscored units")
+    p.add_argument("--all", dest="everything", action="store_true", help="score every date again")
+    _common(p)
+
+    p = sub.add_parser("labels", help="load ground-truth labels into the lake (for `evaluate`)")
+    p.add_argument("action", choices=("load",), help="load: read a label CSV into the labels table")
+    p.add_argument("file", help="CSV: KEY,LABEL (session_id,label; BlockId,Label) or device_id,start_ts,end_ts[,...]")
+    p.add_argument("--unit", dest="unit_kind", choices=("session", "id", "fixed", "sliding"),
+                   help="the unit kind the labels are for (default: any)")
+    _common(p)
+
+    p = sub.add_parser("evaluate", help="precision, recall and F1 of the scores against the labels",
+                       description="Compare anomaly_scores and anomalies_consolidated with the labels table, per "
+                                   "detector and consolidated, and log the metrics to MLflow.")
+    _common(p)
+
+    p = sub.add_parser("run", help="every stage in one go: ingest ... sessions, train (once), score",
+                       description="Run every stage in order: ingest, templates, sessions, then train when no "
+                                   "champion model exists yet, then score (and evaluate when INPUT holds a "
+                                   "labels.csv). Without INPUT, a small synthetic sample fleet is generated into "
+                                   "data/sample first (once), so a first try needs nothing but this command.")
     p.add_argument("input", nargs="?", help="folder, file or glob of log files (default: data/sample)")
     p.add_argument("--format", dest="fmt", help="as for ingest")
     p.add_argument("--strict", action="store_true", help="stop when any input file is corrupt")
@@ -148,6 +185,62 @@ def cmd_sessions(args, conf, spark, catalog) -> int:
     return 0
 
 
+def cmd_train(args, conf, spark, catalog) -> int:
+    from logalyzer.models.train import run_train
+
+    result = run_train(spark, catalog, conf, progress=_progress, unit_kinds=args.unit_kinds, detectors=args.detectors)
+    print("\ntrain summary")
+    for m in result["models"]:
+        extra = f"k={m['k']}" if "k" in m else f"threshold={m['threshold']:.4g}"
+        print(f"  {m['model']} v{m['version']}: {m['alias']} ({extra}, validation metric "
+              f"{m['validation_metric']:.4g}); {m['why']}")
+    _print_mlflow_hint(conf)
+    return 0
+
+
+def _print_mlflow_hint(conf) -> None:
+    from logalyzer.models.config import ModelsConfig
+    from logalyzer.models.registry import redact
+
+    cfg = ModelsConfig.of(conf)
+    if cfg.mlflow.default_store:
+        print(f"\nMLflow UI: mlflow ui --backend-store-uri {cfg.mlflow.tracking_uri} "
+              f"--default-artifact-root {cfg.mlflow.artifact_location}  (then open http://127.0.0.1:5000)")
+    else:
+        print(f"\nMLflow: {redact(cfg.mlflow.tracking_uri)}")
+
+
+def cmd_score(args, conf, spark, catalog) -> int:
+    from logalyzer.models.score import run_score
+
+    counts = run_score(spark, catalog, conf, progress=_progress, dates=args.dates, everything=args.everything)
+    _print_counts("score summary", {k: v for k, v in counts.items() if k != "models"})
+    return 0
+
+
+def cmd_labels(args, conf, spark, catalog) -> int:
+    from logalyzer.models.labels import load_labels
+
+    n = load_labels(spark, catalog, args.file, args.unit_kind)
+    print(f"labels: {n:,} rows from {args.file} in the labels table")
+    return 0
+
+
+def cmd_evaluate(args, conf, spark, catalog) -> int:
+    from logalyzer.models.evaluate import run_evaluate
+
+    result = run_evaluate(spark, catalog, conf, progress=_progress)
+    for kind, r in result["results"].items():
+        print(f"\nevaluate {kind}: {r['units']:,} labelled units, {r['anomalous']:,} anomalous; models "
+              f"{', '.join(r['models'])}")
+        print(f"  {'':<14} {'precision':>9} {'recall':>7} {'F1':>6}   tp / fp / fn")
+        for name, m in r.items():
+            if isinstance(m, dict):
+                print(f"  {name:<14} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['f1']:>6.3f}   "
+                      f"{m['tp']} / {m['fp']} / {m['fn']}")
+    return 0
+
+
 SAMPLE_DIR = "data/sample"
 
 
@@ -169,7 +262,30 @@ def cmd_run(args, conf, spark, catalog) -> int:
         code = stage(args, conf, spark, catalog)
         if code:
             return code
-    return 0
+    return _run_models(args, conf, spark, catalog)
+
+
+def _run_models(args, conf, spark, catalog) -> int:
+    """`run`'s model steps: train when no champion exists, score, and evaluate when INPUT has labels."""
+    import os
+
+    from logalyzer.models.config import ModelsConfig
+    from logalyzer.models.score import has_models
+
+    if not has_models(ModelsConfig.of(conf)):
+        log.info("no champion model yet: training one")
+        args.unit_kinds = args.detectors = None
+        code = cmd_train(args, conf, spark, catalog)
+        if code:
+            return code
+    args.dates, args.everything = None, False
+    code = cmd_score(args, conf, spark, catalog)
+    labels = os.path.join(args.input, "labels.csv") if os.path.isdir(args.input) else None
+    if code or not labels or not os.path.exists(labels):
+        return code
+    args.file, args.unit_kind = labels, None
+    cmd_labels(args, conf, spark, catalog)
+    return cmd_evaluate(args, conf, spark, catalog)
 
 
 def cmd_tables(args, conf, spark, catalog) -> int:
@@ -216,8 +332,8 @@ def cmd_doctor(args) -> int:
     return 0 if ok else 1
 
 
-COMMANDS = {"ingest": cmd_ingest, "templates": cmd_templates, "sessions": cmd_sessions,
-            "run": cmd_run, "tables": cmd_tables}
+COMMANDS = {"ingest": cmd_ingest, "templates": cmd_templates, "sessions": cmd_sessions, "train": cmd_train,
+            "score": cmd_score, "labels": cmd_labels, "evaluate": cmd_evaluate, "run": cmd_run, "tables": cmd_tables}
 
 
 def main(argv=None) -> int:
@@ -236,6 +352,7 @@ def main(argv=None) -> int:
 
     from logalyzer.catalog import TableNotFoundError
     from logalyzer.ingest.files import InputNotFoundError
+    from logalyzer.models.registry import RegistryError
     from logalyzer.spark import JavaNotFoundError
 
     started = time.time()
@@ -248,6 +365,9 @@ def main(argv=None) -> int:
     except TableNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except RegistryError as exc:   # the MLflow store or a model in it: a failure, not bad usage
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     log.info("%s finished in %.1f s", args.command, time.time() - started)
     return code
 

@@ -1277,10 +1277,12 @@ def _device_day(task):
 # --------------------------------------------------------------------------------------------
 def generate_fleet(out_dir: str, devices: int = 10, days: int = 1, seed: int = 42,
                    lines_per_device_day: int = 5000, start_date: str = "2026-11-20",
-                   bad_input: bool = True, files_per_day: int = 2, workers: int | None = None) -> dict:
+                   bad_input: bool = True, files_per_day: int = 2, workers: int | None = None,
+                   anomaly_rate: float = ANOMALY_RATE) -> dict:
     """Write a synthetic fleet under out_dir and return a summary dict (see docs/var_format.md).
 
     `workers`: processes to use (None: automatic, 1: in this process); the output does not depend on it.
+    `anomaly_rate`: share of device-days with one injected anomaly (0: a clean fleet, e.g. to train on).
     """
     if devices < 1 or days < 1:
         raise ValueError("devices and days must be >= 1")
@@ -1295,7 +1297,9 @@ def generate_fleet(out_dir: str, devices: int = 10, days: int = 1, seed: int = 4
 
     fleet = _Rng(_seed(seed, "fleet"))
     n_dd = devices * days
-    k = max(1, int(round(ANOMALY_RATE * n_dd)))
+    if not 0 <= anomaly_rate <= 1:
+        raise ValueError("anomaly_rate must lie between 0 and 1")
+    k = max(1, int(round(anomaly_rate * n_dd))) if anomaly_rate > 0 else 0
     picked = sorted(fleet.sample(range(n_dd), min(k, n_dd)))
     types = []
     while len(types) < len(picked):
@@ -1386,6 +1390,9 @@ def add_arguments(parser):
     parser.add_argument("--no-bad-input", action="store_true",
                         help="no corrupt/empty/plain files, garbage, non-UTF-8 or over-long lines")
     parser.add_argument("--files-per-day", type=int, default=2, help="rotated files per device-day (default 2)")
+    parser.add_argument("--anomaly-rate", type=float, default=ANOMALY_RATE,
+                        help="share of device-days with one injected anomaly (default %(default)s; 0: a clean "
+                             "fleet to train on)")
     return parser
 
 
@@ -1394,7 +1401,8 @@ def run(args) -> int:
     t0 = time.perf_counter()
     s = generate_fleet(args.out, devices=args.devices, days=args.days, seed=args.seed,
                        lines_per_device_day=args.lines_per_device_day, start_date=args.start_date,
-                       bad_input=not args.no_bad_input, files_per_day=args.files_per_day)
+                       bad_input=not args.no_bad_input, files_per_day=args.files_per_day,
+                       anomaly_rate=args.anomaly_rate)
     secs = time.perf_counter() - t0
     print("Generated %d log files (%d lines) for %d devices x %d day(s) into %s in %.1f s. VAR lines: %d; "
           "injected anomalies: %d (ground truth in %s); bad input: %s%s; garbage lines: %d, non-UTF-8 lines: %d, "

@@ -279,9 +279,21 @@ def test_playback_sessions_keep_the_ordered_template_sequence(sessions):
     first = sessions[dev(5)][0]       # lines written out of time order in the file: sorted by ts
     assert first["template_seq"] == ["T_CHANGE_CONTENT", "T_PAUSE"]
     assert first["template_counts"] == {"T_CHANGE_CONTENT": 1, "T_PAUSE": 1}
-    dup = sessions[dev(6)][0]          # a duplicated line is in the sequence once
-    assert dup["template_seq"] == ["T_CHANGE_CONTENT", "T_BlackScreen", "T_Decoder"]
+    dup = sessions[dev(6)][0]          # a duplicated line is in the sequence once; only VAR lines by default
+    assert dup["template_seq"] == ["T_CHANGE_CONTENT", "T_BlackScreen"]
+    assert dup["template_counts"] == {"T_CHANGE_CONTENT": 1, "T_BlackScreen": 1, "T_Decoder": 1}
     assert "template_seq" not in json.loads(dup["summary"])
+
+
+def test_which_lines_make_the_session_sequence_comes_from_conf(spark, base_conf):
+    log = (Log().add("2026-11-20 10:00:00", "CHANGE_CONTENT", {"content_id": "a"})
+           .add("2026-11-20 10:00:01", "decode failed", level="ERROR", tag="Decoder")
+           .add("2026-11-20 10:00:02", "chatter", tag="Net"))
+    for lines, expected in (("all", ["T_CHANGE_CONTENT", "T_Decoder", "T_Net"]),
+                            ("var_event_type IS NOT NULL OR level = 'ERROR'", ["T_CHANGE_CONTENT", "T_Decoder"])):
+        cfg = {"sessions": dict(base_conf["sessions"], sequence_lines=lines)}
+        (row,) = playback_sessions(log.df(spark), cfg).collect()
+        assert row["template_seq"] == expected
 
 
 def test_fixed_and_sliding_windows_per_device_or_source(spark, base_conf):

@@ -75,6 +75,7 @@ class SessionsConfig:
     sliding_size_s: int = 600
     sliding_slide_s: int = 300
     max_length: int = 0
+    sequence_lines: str | None = "var_event_type IS NOT NULL"   # SQL condition: lines in a session's template_seq
     bucket_s: int = 300
     dates: tuple[str, ...] | None = None
     lookback_days: int = 1
@@ -142,6 +143,8 @@ class SessionsConfig:
             sliding_size_s=sliding_size,
             sliding_slide_s=sliding_slide,
             max_length=int(seq.get("max_length") or 0),
+            sequence_lines=_condition(s.get("sequence_lines", "var_event_type IS NOT NULL"),
+                                      "sessions.sequence_lines"),
             bucket_s=_day_bucket((s.get("timeseries") or {}).get("bucket", "5 minutes"),
                                  "sessions.timeseries.bucket", minimum=60),
             dates=tuple(str(d).strip() for d in dates) if dates else None,
@@ -151,6 +154,15 @@ class SessionsConfig:
             persist_compressed=bool(s.get("persist_compressed", False)),
             raw=dict(s),
         )
+
+
+def _condition(value, what: str) -> str | None:
+    """A SQL condition on `events` columns (Spark checks it when the stage plans); `all` means every line."""
+    if value is None or str(value).strip().lower() in ("", "all", "true"):
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{what}: expected a SQL condition such as 'var_event_type IS NOT NULL', got {value!r}")
+    return value
 
 
 def _column_name(name: str) -> str:

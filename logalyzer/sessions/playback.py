@@ -11,7 +11,8 @@ and incremental re-runs, because it depends only on the session's first line.
 One aggregation per (device, session number) follows, on the device partitioning (no shuffle);
 the maps and counters are folded from collected lists afterwards (``counters.py``, ``maps.py``).
 The session also keeps its ordered template-id sequence (``template_seq``, in the device's line
-order) and count vector (``template_counts``): the input of the sequence models.
+order, of the lines matching ``sessions.sequence_lines``: by default its VAR events) and the count
+vector of all its lines (``template_counts``): the input of the anomaly models.
 """
 from __future__ import annotations
 
@@ -81,10 +82,14 @@ def playback_sessions(events: DataFrame, cfg) -> DataFrame:
         *counters.aggs(cfg),
         F.collect_list(F.struct("_seq", F.coalesce(F.col("template_id"), F.lit(UNKNOWN)).alias("t")))
         .alias("_tpl_pairs"),
+        *([F.collect_list(F.when(F.expr(cfg.sequence_lines), F.struct("_seq", F.col("template_id").alias("t"))))
+           .alias("_seq_pairs")] if cfg.sequence_lines else []),
         F.collect_set("source_file").alias("_files"))
     ordered = grouped.withColumn("_tpl_all", F.transform(F.sort_array("_tpl_pairs"), lambda p: p["t"]))
     folded = with_count_map(counters.fold_maps(ordered, cfg), "_tpl_all", "template_counts")
-    template_seq = F.slice("_tpl_all", 1, cfg.max_length) if cfg.max_length > 0 else F.col("_tpl_all")
+    seq = (F.transform(F.sort_array("_seq_pairs"), lambda p: F.coalesce(p["t"], F.lit(UNKNOWN)))
+           if cfg.sequence_lines else F.col("_tpl_all"))
+    template_seq = F.slice(seq, 1, cfg.max_length) if cfg.max_length > 0 else seq
     s = F.col("_session")
     content = [F.get_json_object(s["content_data"], f"$.{key}").alias(name) for name, key in cfg.content_fields]
     out = folded.select(
