@@ -4,6 +4,8 @@
     logalyzer ingest data/fleet                    # gzip logs -> log_lines, quarantine, manifest
     logalyzer templates                            # log_lines -> events (Drain templates)
     logalyzer sessions                             # events -> sessions, sequences, time series
+    logalyzer publish [TABLE ...]                  # gold tables -> PostgreSQL (JDBC or COPY)
+    logalyzer db upgrade | status                  # the PostgreSQL schema's migrations
     logalyzer run data/fleet                       # all of the above, in order
     logalyzer tables                               # what the lake holds
     logalyzer doctor                               # check Java, Spark, configuration
@@ -63,7 +65,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rebuild only around this date (repeatable); default: every date of events")
     _common(p)
 
-    p = sub.add_parser("run", help="ingest, templates and sessions in one go",
+    p = sub.add_parser("publish", help="write the lake's gold tables to PostgreSQL",
+                       description="Write the lake's gold tables to PostgreSQL (schema publish.schema), "
+                                   "each table on its own, in one transaction per table: only dates whose "
+                                   "content changed are rewritten. The database is LOGALYZER_DB_URL "
+                                   "(publish.url), or with none a private cluster under project.work_dir "
+                                   "that is started (or reused) here. Pending migrations are applied first.")
+    p.add_argument("tables", nargs="*", metavar="TABLE",
+                   help="tables to publish (default: all): sessions devices device_timeseries event_sequences "
+                        "templates template_lineage anomaly_scores anomalies_consolidated pipeline_runs")
+    p.add_argument("--full", action="store_true", help="rewrite every date, not only the changed ones")
+    p.add_argument("--writer", choices=("copy", "jdbc"), help="override publish.writer for this run")
+    _common(p)
+
+    p = sub.add_parser("db", help="the PostgreSQL schema: migrations, and the local server",
+                       description="upgrade: apply pending migrations; status: list them; start/stop: the "
+                                   "private local cluster (used when no LOGALYZER_DB_URL is configured).")
+    p.add_argument("action", choices=("upgrade", "status", "start", "stop"))
+    _common(p)
+
+    p = sub.add_parser("run", help="every stage in one go, then publish to PostgreSQL",
                        description="Run every stage in order. Without INPUT, a small synthetic sample "
                                    "fleet is generated into data/sample first (once), so a first try "
                                    "needs nothing but this command.")
@@ -75,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tables", help="list the lake's tables and their row counts")
     _common(p)
 
-    p = sub.add_parser("doctor", help="check Java, Spark and the configuration")
+    p = sub.add_parser("doctor", help="check Java, Spark, the configuration and PostgreSQL")
     _common(p)
     return parser
 
@@ -169,6 +190,78 @@ def cmd_run(args, conf, spark, catalog) -> int:
         code = stage(args, conf, spark, catalog)
         if code:
             return code
+    return _run_publish(args, conf, spark, catalog)
+
+
+def _run_publish(args, conf, spark, catalog) -> int:
+    """The last step of `run`: publish whatever tables exist; skipped (exit 0) when there is no database."""
+    from logalyzer.publish.target import no_database_reason
+
+    reason = no_database_reason(conf)
+    if reason:
+        print(f"\npublish: skipped: {reason}")
+        return 0
+    args.tables, args.full, args.writer = [], False, None
+    return cmd_publish(args, conf, spark, catalog)
+
+
+def cmd_publish(args, conf, spark, catalog) -> int:
+    from logalyzer.publish import run_publish
+    from logalyzer.publish.target import local_server, resolve_target
+
+    if getattr(args, "writer", None):
+        conf.setdefault("publish", {})["writer"] = args.writer
+    target = resolve_target(conf, progress=_progress)
+    counts = run_publish(spark, catalog, conf, tables=args.tables, full=args.full, progress=_progress,
+                         target=target)
+    _print_counts(f"publish summary ({target.describe()}, schema {target.schema})", counts)
+    server = local_server(conf)
+    if server is not None:
+        print(f"\nconnect:  {server.connect_hint(target)}")
+    return 0
+
+
+def cmd_db(args) -> int:
+    """`db upgrade|status|start|stop`: no Spark needed."""
+    from logalyzer.config import load_config
+    from logalyzer.publish.connection import connect
+    from logalyzer.publish.migrations import status, upgrade
+    from logalyzer.publish.target import local_server, resolve_target
+
+    conf = load_config(args.conf_dir, args.overrides, env=args.env)
+    server = local_server(conf)
+    if args.action == "stop":
+        if server is None:
+            print("db: no local server in use (a database URL is configured)")
+        elif server.stop():
+            print(f"db: stopped the local PostgreSQL server in {server.base}")
+        else:
+            print(f"db: the local PostgreSQL server in {server.base} is not running")
+        return 0
+    target = resolve_target(conf, progress=_progress)
+    if args.action == "start":
+        print(f"connect:  {server.connect_hint(target)}" if server else f"database: {target.describe()}")
+        return 0
+    conn = connect(target)
+    try:
+        if args.action == "upgrade":
+            done = upgrade(conn, target.schema, progress=_progress)
+            print(f"db: {len(done)} migration(s) applied" if done else "db: schema is up to date")
+        entries = status(conn, target.schema)
+    finally:
+        conn.close()
+    print(f"database {target.describe()} ({target.source}), schema {target.schema}")
+    for e in entries:
+        when = f"applied {e['applied_at']:%Y-%m-%d %H:%M:%S %Z}" if e["applied_at"] else ""
+        note = {"applied": when, "pending": "pending",
+                "changed": f"CHANGED since it was {when} (restore the file)",
+                "unknown": f"{when}, not in this version's migrations"}[e["state"]]
+        print(f"  {e['version']:04d}  {e['name']:<28} {note}")
+    pending = sum(e["state"] == "pending" for e in entries)
+    if pending:
+        print(f"{pending} pending: run `logalyzer db upgrade` (publish applies them too)")
+    if server is not None and args.action == "status":
+        print(f"connect:  {server.connect_hint(target)}")
     return 0
 
 
@@ -206,17 +299,58 @@ def cmd_doctor(args) -> int:
         except Exception as exc:  # report every missing piece, not just the first
             print(f"{mod:<8} MISSING: {exc}")
             ok = False
+    conf = None
     try:
         conf = load_config(args.conf_dir, args.overrides, env=args.env)
         print(f"conf     {conf['_conf_dir']} (lake: {conf['lake']['root']})")
     except Exception as exc:
         print(f"conf     ERROR: {exc}")
         ok = False
+    if conf is not None:
+        ok = _doctor_postgres(conf) and ok
     print("ready" if ok else "not ready: fix the lines above")
     return 0 if ok else 1
 
 
-COMMANDS = {"ingest": cmd_ingest, "templates": cmd_templates, "sessions": cmd_sessions,
+def _doctor_postgres(conf) -> bool:
+    """PostgreSQL lines of `doctor`: server binaries, JDBC driver, and the configured database if any."""
+    from logalyzer.publish.connection import PublishError, configured_url, connect, target_from_conf
+    from logalyzer.publish.local_server import find_server_binaries, server_version
+    from logalyzer.publish.target import local_server
+    from logalyzer.spark import _postgres_jar
+
+    ok = True
+    pub = conf.get("publish") or {}
+    server = local_server(conf)
+    bins = find_server_binaries(((pub.get("local") or {}).get("bin_dir")))
+    if bins:
+        print(f"postgres server {server_version(bins)} ({bins})"
+              + (f"; local cluster: {server.base}" if server else ""))
+    elif server is not None:
+        print("postgres MISSING: no server binaries (initdb, pg_ctl) and no LOGALYZER_DB_URL: `logalyzer run` "
+              "will skip publishing (`apt-get install postgresql`, or set LOGALYZER_DB_URL)")
+    else:
+        print("postgres no server binaries (not needed: a database URL is configured)")
+    jar = _postgres_jar(conf)
+    writer = pub.get("writer", "copy")
+    if jar:
+        print(f"jdbc     {jar}")
+    else:
+        print("jdbc     MISSING: PostgreSQL JDBC driver (`apt-get install libpostgresql-jdbc-java`, or set "
+              f"publish.jdbc_jar)" + ("" if writer == "jdbc" else "; only the jdbc writer needs it"))
+        ok = ok and writer != "jdbc"
+    if configured_url(conf):
+        try:
+            target = target_from_conf(conf)
+            connect(target, timeout=5).close()
+            print(f"database {target.describe()}: reachable")
+        except PublishError as exc:
+            print(f"database ERROR: {exc}")
+            ok = False
+    return ok
+
+
+COMMANDS = {"publish": cmd_publish, "ingest": cmd_ingest, "templates": cmd_templates, "sessions": cmd_sessions,
             "run": cmd_run, "tables": cmd_tables}
 
 
@@ -236,7 +370,15 @@ def main(argv=None) -> int:
 
     from logalyzer.catalog import TableNotFoundError
     from logalyzer.ingest.files import InputNotFoundError
+    from logalyzer.publish.connection import PublishError
     from logalyzer.spark import JavaNotFoundError
+
+    if args.command == "db":
+        try:
+            return cmd_db(args)
+        except PublishError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return exc.exit_code
 
     started = time.time()
     try:
@@ -248,6 +390,9 @@ def main(argv=None) -> int:
     except TableNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except PublishError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     log.info("%s finished in %.1f s", args.command, time.time() - started)
     return code
 
