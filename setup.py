@@ -35,7 +35,7 @@ setup(
     version="0.1.0",
     description="Fleet log analytics on Spark: ingest, templates, sessions, anomalies, dashboards",
     packages=find_packages(include=["logalyzer", "logalyzer.*"]),
-    package_data={"logalyzer": ["log4j2.properties"]},
+    package_data={"logalyzer": ["log4j2.properties", "publish/migrations/*.sql", "publish/migrations/*.md"]},
     python_requires=">=3.10,<3.12",
     install_requires=[
         "pyspark>=3.5.1,<3.6",          # 4.x needs pyarrow>=15, which petastorm cannot use

@@ -96,7 +96,10 @@ def upgrade(conn, schema: str, migrations: list[Migration] | None = None, progre
     from psycopg2 import sql
 
     migrations = load_migrations() if migrations is None else migrations
-    conn.autocommit = False
+    if conn.autocommit:
+        conn.autocommit = False
+    else:
+        conn.commit()
     with conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"logalyzer.migrations.{schema}",))
         _ensure_history(cur, schema)

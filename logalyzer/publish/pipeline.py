@@ -156,6 +156,22 @@ def _lake_frame(catalog, table: PublishedTable) -> DataFrame | None:
         return None
 
 
+def _lock_table(conn, qualified: str, wait_s: int = 30) -> None:
+    """One publisher per table at a time (a session lock: a killed publisher's goes with its connection)."""
+    import psycopg2
+
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"SET lock_timeout = '{int(wait_s)}s'")
+            cur.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"logalyzer.publish.{qualified}",))
+            cur.execute("SET lock_timeout = 0")
+        conn.commit()
+    except psycopg2.errors.LockNotAvailable:
+        conn.rollback()
+        raise PublishError(f"another publish of {qualified} has been running for over {wait_s} s; "
+                           "try again when it has finished") from None
+
+
 @dataclass
 class _Plan:
     """What one publish of one table does: parts to write, to delete, and whose file signature to refresh."""
@@ -205,11 +221,7 @@ def publish_table(spark: SparkSession, catalog, table: PublishedTable, target: D
         return {"status": "skipped"}
     lake = table.build(source) if table.build else source
     qualified = f"{schema}.{table.name}"
-    with conn.cursor() as cur:   # one publisher per table at a time; released when this session ends
-        cur.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (f"logalyzer.publish.{qualified}",))
-        if not cur.fetchone()[0]:
-            raise PublishError(f"another publish of {qualified} is running; try again when it has finished")
-    conn.commit()
+    _lock_table(conn, qualified)
     staging = f"_stage_{table.name}_{uuid.uuid4().hex[:8]}"
     try:
         if _drop_leftover_staging(conn, schema, table.name):

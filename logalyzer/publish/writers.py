@@ -108,9 +108,9 @@ class _ArrowCsvStream(io.RawIOBase):
         return True
 
     def read(self, size: int = -1) -> bytes:
+        if self.kill_after is not None and self.sent >= self.kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)   # tests: a writer killed mid-way, its COPY still open
         for batch in self.batches:
-            if self.kill_after is not None and self.sent >= self.kill_after:
-                os.kill(os.getpid(), signal.SIGKILL)   # tests: a writer killed mid-way
             if batch.num_rows == 0:
                 continue
             buf = io.BytesIO()
