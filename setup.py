@@ -48,6 +48,7 @@ setup(
         "delta-spark>=3.3,<3.4",        # Delta 3.3 is the line for Spark 3.5
         "drain3-improved==0.10.0",      # imports as drain3; drain3 0.9.11 pins cachetools that mlflow cannot share
         "psycopg2-binary>=2.9,<3",
+        "pgpq==0.12.0",                 # Arrow batches -> PostgreSQL binary COPY (the publish COPY writer)
         "PyYAML>=6",
     ],
     extras_require={"dev": ["pytest>=8", "pytest-timeout"]},

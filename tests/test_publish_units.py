@@ -115,15 +115,22 @@ def test_copy_values_are_built_with_spark_builtins(spark):
     pg = [PgColumn("s", "text", False, False), PgColumn("arr", "text[]", False, False),
           PgColumn("m", "jsonb", False, False), PgColumn("ints", "integer[]", False, False),
           PgColumn("d", "date", False, False)]
-    out = prepare(df, df.columns, pg, for_copy=True)
+    out = prepare(df, df.columns, pg, mode="csv")
     got = out.first()
     assert got.s == "ab"
     assert got.arr == '{"x","q\\"uo\\\\te",NULL,"{,}"}'
     assert got.m == '{"k":1}' and got.ints == "{1,NULL}"
     plan = out._jdf.queryExecution().executedPlan().toString()
     assert "BatchEvalPython" not in plan and "ArrowEvalPython" not in plan
-    jdbc = prepare(df, df.columns, pg, for_copy=False).first()
+    jdbc = prepare(df, df.columns, pg, mode="jdbc").first()
     assert jdbc.arr == ["x", 'q"uo\\te', None, "{,}"] and jdbc.m == '{"k":1}'
+    # binary COPY needs each value in the exact width of its column
+    wide = [PgColumn("s", "text", False, False), PgColumn("arr", "text[]", False, False),
+            PgColumn("m", "jsonb", False, False), PgColumn("ints", "bigint[]", False, False),
+            PgColumn("d", "date", False, False)]
+    binary = prepare(df, df.columns, wide, mode="binary")
+    assert dict(binary.dtypes) == {"s": "string", "arr": "array<string>", "m": "string", "ints": "array<bigint>",
+                                   "d": "date"}
 
 
 def test_tables_and_aliases():

@@ -121,8 +121,33 @@ def _array_literal(col: Column, element: T.DataType) -> Column:
     return F.concat(F.lit("{"), F.array_join(quoted, ","), F.lit("}"))
 
 
-def prepare(df: DataFrame, columns: list[str], pg: list[PgColumn], for_copy: bool) -> DataFrame:
-    """``df`` reduced to ``columns``, values converted for the target column types (Spark built-ins only)."""
+_PG_SPARK = {"smallint": T.ShortType(), "integer": T.IntegerType(), "bigint": T.LongType(),
+             "double": T.DoubleType(), "real": T.FloatType()}
+
+
+def _exact(col: Column, spark_type: T.DataType, pg_type: str) -> Column:
+    """``col`` cast to the Spark type whose binary form is exactly the PostgreSQL column's (binary COPY)."""
+    if pg_type.endswith("[]") and isinstance(spark_type, T.ArrayType):
+        element = _PG_SPARK.get(_base(pg_type[:-2]))
+        if element is not None and element != spark_type.elementType:
+            return col.cast(T.ArrayType(element))
+        return col
+    wanted = _PG_SPARK.get(_base(pg_type))
+    return col.cast(wanted) if wanted is not None and wanted != spark_type else col
+
+
+MODES = ("jdbc", "csv", "binary")
+
+
+def prepare(df: DataFrame, columns: list[str], pg: list[PgColumn], mode: str = "jdbc") -> DataFrame:
+    """``df`` reduced to ``columns``, values converted for the target column types (Spark built-ins only).
+
+    ``mode``: what the writer sends. `jdbc` (and the fingerprint): JSON text for jsonb, arrays as
+    arrays; `csv`: arrays as PostgreSQL array literals and bytea as hex text too; `binary`: numbers
+    cast to the exact width of their PostgreSQL column.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
     types = {c.name: c.type for c in pg}
     out = []
     for f in df.schema.fields:
@@ -134,9 +159,16 @@ def prepare(df: DataFrame, columns: list[str], pg: list[PgColumn], for_copy: boo
             c = F.to_json(c)
         elif isinstance(f.dataType, T.StringType):
             c = _no_nul(c)
-        elif isinstance(f.dataType, T.ArrayType) and for_copy:
+        elif isinstance(f.dataType, T.ArrayType) and mode == "csv":
             c = _array_literal(c, f.dataType.elementType)
-        elif isinstance(f.dataType, T.BinaryType) and for_copy:
+        elif isinstance(f.dataType, T.BinaryType) and mode == "csv":
             c = F.concat(F.lit("\\x"), F.lower(F.hex(c)))
+        elif mode == "binary":
+            c = _exact(c, f.dataType, pg_type)
         out.append(c.alias(f.name))
     return df.select(*out)
+
+
+def jsonb_columns(columns: list[str], pg: list[PgColumn]) -> list[str]:
+    types = {c.name: c.type for c in pg}
+    return [c for c in columns if _base(types[c]) in _JSON]

@@ -50,6 +50,7 @@ class PublishSettings:
     schema: str = "logalyzer"
     tables: list = field(default_factory=list)
     copy_partitions: int = 0
+    copy_encoding: str = "binary"
     jdbc_batch_size: int = 10000
     jdbc_partitions: int = 0
     jdbc_url_options: dict = field(default_factory=dict)
@@ -61,6 +62,7 @@ class PublishSettings:
         return cls(writer=str(pub.get("writer") or "copy"), schema=str(pub.get("schema") or "logalyzer"),
                    tables=list(pub.get("tables") or []),
                    copy_partitions=int((pub.get("copy") or {}).get("partitions") or 0),
+                   copy_encoding=str((pub.get("copy") or {}).get("encoding") or "binary"),
                    jdbc_batch_size=int(jdbc.get("batch_size") or 10000),
                    jdbc_partitions=int(jdbc.get("partitions") or 0),
                    jdbc_url_options=dict(jdbc.get("url_options") or {}))
@@ -228,7 +230,7 @@ def publish_table(spark: SparkSession, catalog, table: PublishedTable, target: D
             progress(f"publish: {table.name}: dropped the staging table of an interrupted publish")
         pg = pg_columns(conn, schema, table.name)
         columns = check_columns(table.name if table.build else table.source, qualified, lake.schema, pg)
-        comparable = prepare(lake, columns, pg, for_copy=False)
+        comparable = prepare(lake, columns, pg, mode="jdbc")
         plan = plan_parts(source, comparable, table, columns, _published_state(conn, schema, table.name), full)
         if not plan.changed and not plan.gone:
             if plan.refresh:
@@ -236,7 +238,7 @@ def publish_table(spark: SparkSession, catalog, table: PublishedTable, target: D
             progress(f"publish: {table.name}: up to date")
             return {"status": "up to date", "rows": 0, "parts": 0}
         expected = sum(plan.current[p][0] for p in plan.changed)
-        rows = prepare(lake, columns, pg, for_copy=writer.name == "copy")
+        rows = prepare(lake, columns, pg, mode=writer.mode)
         if table.dated and (plan.refresh or not full):
             rows = rows.where(_date_filter(plan.changed))
         with conn.cursor() as cur:

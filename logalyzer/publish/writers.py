@@ -4,9 +4,10 @@
   `reWriteBatchedInserts=true` (pgjdbc turns a batch of single-row INSERTs into multi-row ones) and
   `stringtype=unspecified` (JSON text goes into `jsonb` columns). Needs the PostgreSQL JDBC driver
   on Spark's classpath (`logalyzer/spark.py` adds /usr/share/java/postgresql.jar when present).
-* `copy`: `COPY ... FROM STDIN (FORMAT csv)` through psycopg2 `copy_expert`, one connection and
-  transaction per partition (`mapInArrow`): each Arrow record batch is turned into CSV by Arrow's C++
-  writer and streamed as it comes, so no Python code touches a row.
+* `copy`: `COPY ... FROM STDIN` through psycopg2 `copy_expert`, one connection and transaction per
+  partition (`mapInArrow`): each Arrow record batch is encoded as it comes and streamed, so no
+  Python code touches a row. Encoding `binary` (default): PostgreSQL's binary COPY format, made by
+  pgpq (Rust), which also spares the server parsing text; `csv`: Arrow's C++ CSV writer.
 
 Both write into a staging table that nobody reads; `pipeline.py` checks the staged row count and
 moves the rows into the real table in one transaction. A partition that dies mid-way rolls its own
@@ -25,6 +26,7 @@ from pyspark.sql import functions as F
 from logalyzer.publish.connection import DbTarget, PublishError, one_line
 
 WRITERS = ("copy", "jdbc")
+_BINARY_TRAILER = b"\xff\xff"   # binary COPY: a tuple field count of -1 ends the data
 
 
 class WriterError(PublishError):
@@ -56,6 +58,7 @@ def _short_error(exc: Exception, target: DbTarget) -> str:
 
 class JdbcWriter:
     name = "jdbc"
+    mode = "jdbc"
 
     def __init__(self, batch_size: int = 10000, partitions: int = 0, url_options: dict | None = None):
         self.batch_size = int(batch_size)
@@ -91,18 +94,47 @@ class JdbcWriter:
             raise WriterError(f"jdbc writer failed on {schema}.{table}: {_short_error(exc, target)}") from None
 
 
-class _ArrowCsvStream(io.RawIOBase):
-    """A file object for ``copy_expert``: CSV bytes made by Arrow, one record batch per read."""
+class _CopyStream(io.RawIOBase):
+    """A file object for ``copy_expert``: each read returns one Arrow record batch encoded for COPY
+    (CSV by Arrow's C++ writer, or PostgreSQL's binary format by pgpq); no Python loop over rows."""
 
-    def __init__(self, batches, kill_after_batches: int | None = None):
-        import pyarrow.csv as pacsv
-
+    def __init__(self, batches, encoding: str, jsonb: frozenset, kill_after_batches: int | None = None):
         self.batches = batches
-        self.options = pacsv.WriteOptions(include_header=False, batch_size=4096)
-        self.write_csv = pacsv.write_csv
         self.rows = 0
         self.sent = 0
         self.kill_after = kill_after_batches
+        self.encoder = None
+        self.done = False
+        if encoding == "csv":
+            import pyarrow.csv as pacsv
+
+            options = pacsv.WriteOptions(include_header=False, batch_size=4096)
+
+            def encode(batch) -> bytes:
+                buf = io.BytesIO()
+                pacsv.write_csv(batch, buf, options)
+                return buf.getvalue()
+            self.encode, self.header, self.trailer = encode, b"", b""
+        else:
+            self.jsonb = jsonb
+            self.encode, self.header, self.trailer = self._binary, None, None
+
+    def _binary(self, batch) -> bytes:
+        # pgpq's encoder returns a stream's rows only at finish(), so each batch gets its own encoder:
+        # the header goes out once, each batch's rows without the 2-byte trailer, the trailer at the end
+        from pgpq import ArrowToPostgresBinaryEncoder
+        from pgpq.encoders import StringEncoderBuilder
+        from pgpq.schema import Jsonb
+
+        encoders = {f.name: (StringEncoderBuilder.new_with_output(f, Jsonb()) if f.name in self.jsonb
+                             else ArrowToPostgresBinaryEncoder.infer_encoder(f)) for f in batch.schema}
+        encoder = ArrowToPostgresBinaryEncoder.new_with_encoders(batch.schema, encoders)
+        header = bytes(encoder.write_header())
+        body = bytes(encoder.write_batch(batch)) + bytes(encoder.finish())
+        if body[-2:] != _BINARY_TRAILER:
+            raise RuntimeError("unexpected binary COPY encoding from pgpq (no trailer)")
+        first, self.encoder = self.encoder is None, True
+        return (header if first else b"") + body[:-2]
 
     def readable(self) -> bool:
         return True
@@ -113,15 +145,18 @@ class _ArrowCsvStream(io.RawIOBase):
         for batch in self.batches:
             if batch.num_rows == 0:
                 continue
-            buf = io.BytesIO()
-            self.write_csv(batch, buf, self.options)
             self.rows += batch.num_rows
             self.sent += 1
-            return buf.getvalue()
+            return self.encode(batch)
+        if not self.done:
+            self.done = True
+            if self.encoder is not None:
+                return _BINARY_TRAILER
         return b""
 
 
-def _copy_partition(conn_kwargs: dict, copy_sql: str, kill_after_batches: int | None):
+def _copy_partition(conn_kwargs: dict, copy_sql: str, encoding: str, jsonb: frozenset,
+                    kill_after_batches: int | None):
     def run(batches):
         import itertools
 
@@ -133,7 +168,7 @@ def _copy_partition(conn_kwargs: dict, copy_sql: str, kill_after_batches: int | 
         if first is not None:
             conn = psycopg2.connect(**conn_kwargs)
             try:
-                stream = _ArrowCsvStream(itertools.chain([first], batches), kill_after_batches)
+                stream = _CopyStream(itertools.chain([first], batches), encoding, jsonb, kill_after_batches)
                 with conn.cursor() as cur:
                     cur.copy_expert(copy_sql, stream, size=1 << 20)
                 conn.commit()
@@ -145,17 +180,37 @@ def _copy_partition(conn_kwargs: dict, copy_sql: str, kill_after_batches: int | 
 
 
 class CopyWriter:
+    """``encoding``: `csv` (Arrow's CSV writer) or `binary` (PostgreSQL's binary COPY format, by pgpq)."""
+
     name = "copy"
 
-    def __init__(self, partitions: int = 0, kill_after_batches: int | None = None):
+    def __init__(self, partitions: int = 0, encoding: str = "binary", kill_after_batches: int | None = None):
+        if encoding not in ("csv", "binary"):
+            raise PublishError(f"publish.copy.encoding must be csv or binary, not {encoding!r}")
         self.partitions = int(partitions or 0)
+        self.encoding = encoding
+        self.mode = encoding                            # how columns.prepare shapes the values
         self.kill_after_batches = kill_after_batches   # tests only: SIGKILL the Python worker mid-COPY
 
     def write(self, df: DataFrame, target: DbTarget, schema: str, table: str) -> int:
+        from logalyzer.publish.columns import jsonb_columns, pg_columns
+        from logalyzer.publish.connection import connect
+
+        if self.encoding == "binary":
+            try:
+                import pgpq  # noqa: F401
+            except ImportError:
+                raise WriterError("publish.copy.encoding binary needs the pgpq package "
+                                  "(`pip install pgpq`); or use encoding csv") from None
+        conn = connect(target)
+        try:
+            jsonb = frozenset(jsonb_columns(df.columns, pg_columns(conn, schema, table)))
+        finally:
+            conn.close()
         df = _partitions(df, self.partitions)
         cols = ", ".join(f'"{c}"' for c in df.columns)
-        copy_sql = f'COPY "{schema}"."{table}" ({cols}) FROM STDIN WITH (FORMAT csv)'
-        fn = _copy_partition(target.psycopg2_kwargs(), copy_sql, self.kill_after_batches)
+        copy_sql = f'COPY "{schema}"."{table}" ({cols}) FROM STDIN WITH (FORMAT {self.encoding})'
+        fn = _copy_partition(target.psycopg2_kwargs(), copy_sql, self.encoding, jsonb, self.kill_after_batches)
         try:
             return df.mapInArrow(fn, "rows long").agg(F.sum("rows")).first()[0] or 0
         except Exception as exc:
@@ -166,5 +221,5 @@ def make_writer(settings) -> "JdbcWriter | CopyWriter":
     if settings.writer == "jdbc":
         return JdbcWriter(settings.jdbc_batch_size, settings.jdbc_partitions, settings.jdbc_url_options)
     if settings.writer == "copy":
-        return CopyWriter(settings.copy_partitions)
+        return CopyWriter(settings.copy_partitions, settings.copy_encoding)
     raise PublishError(f"publish.writer must be one of {', '.join(WRITERS)}, not {settings.writer!r}")
