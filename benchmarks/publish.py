@@ -192,11 +192,11 @@ def main() -> int:
         noop = []
         for _ in range(args.repeats):
             t = time.perf_counter()
-            prepared["copy"].write.mode("overwrite").format("noop").save()
+            prepared["copy (binary)"].write.mode("overwrite").format("noop").save()
             noop.append(time.perf_counter() - t)
         results["runs"].append({"shape": shape, "what": "Spark read + convert, no database (noop sink)",
                                 "seconds": statistics.median(noop), "rows_per_s": rows / statistics.median(noop)})
-        floor = server_copy_floor(prepared["copy"], target, conn, table)
+        floor = server_copy_floor(prepared["copy (csv)"], target, conn, table)
         results["runs"].append({"shape": shape, "what": "server: one COPY of pre-made CSV, one connection",
                                 "seconds": None, "rows_per_s": floor})
         per = {name: [] for name in writers}

@@ -32,6 +32,7 @@ from urllib.parse import unquote
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from logalyzer.catalog import TableNotFoundError
 from logalyzer.publish.columns import check_columns, pg_columns, prepare
@@ -109,10 +110,19 @@ def source_signatures(lake: DataFrame, dated: bool) -> dict[str, str]:
     return {WHOLE: sig(files)}
 
 
+def _hashable(df: DataFrame, name: str) -> F.Column:
+    """A column xxhash64 accepts: maps (which Spark will not hash) as their entry arrays, or JSON when nested."""
+    dtype = df.schema[name].dataType
+    col = F.col(f"`{name}`")
+    if isinstance(dtype, T.MapType) and "map<" not in (dtype.keyType.simpleString() + dtype.valueType.simpleString()):
+        return F.map_entries(col)
+    return F.to_json(col) if "map<" in dtype.simpleString() else col
+
+
 def fingerprints(df: DataFrame, dated: bool, columns: list[str]) -> dict[str, tuple[int, str]]:
     """Part ('YYYY-MM-DD', or '*' for a whole table) -> (rows, fingerprint of the rows and the column list)."""
     hashed = df.select(*(["date"] if dated else []),
-                       F.xxhash64(*[F.col(f"`{c}`") for c in columns]).cast("decimal(38,0)").alias("_h"))
+                       F.xxhash64(*[_hashable(df, c) for c in columns]).cast("decimal(38,0)").alias("_h"))
     grouped = hashed.groupBy("date") if dated else hashed.groupBy()
     cols_sig = hashlib.sha256(",".join(columns).encode()).hexdigest()[:12]
     out = {}
@@ -187,7 +197,7 @@ class _Plan:
         return self.sigs.get(part, self.sigs.get(WHOLE, ""))
 
 
-def plan_parts(source: DataFrame, comparable: DataFrame, table: PublishedTable, columns: list[str],
+def plan_parts(source: DataFrame, lake: DataFrame, table: PublishedTable, columns: list[str],
                state: dict, full: bool) -> _Plan:
     """Which parts changed: file signatures first (no rows read), then content fingerprints of the rest."""
     sigs = source_signatures(source, table.dated)
@@ -202,7 +212,7 @@ def plan_parts(source: DataFrame, comparable: DataFrame, table: PublishedTable, 
     gone = sorted(p for p in state if p not in sigs) if per_date and not full else []
     if candidates == []:
         return _Plan({}, sigs, [], gone, [])
-    frame = comparable if candidates is None else comparable.where(_date_filter(candidates))
+    frame = lake if candidates is None else lake.where(_date_filter(candidates))
     current = fingerprints(frame, table.dated, columns)
     read = set(state) if candidates is None else set(candidates)
     gone = sorted(set(gone) | {p for p in read if p in state and p not in current})
@@ -230,8 +240,7 @@ def publish_table(spark: SparkSession, catalog, table: PublishedTable, target: D
             progress(f"publish: {table.name}: dropped the staging table of an interrupted publish")
         pg = pg_columns(conn, schema, table.name)
         columns = check_columns(table.name if table.build else table.source, qualified, lake.schema, pg)
-        comparable = prepare(lake, columns, pg, mode="jdbc")
-        plan = plan_parts(source, comparable, table, columns, _published_state(conn, schema, table.name), full)
+        plan = plan_parts(source, lake, table, columns, _published_state(conn, schema, table.name), full)
         if not plan.changed and not plan.gone:
             if plan.refresh:
                 _swap(conn, schema, table, None, columns, plan, run_id)
