@@ -462,3 +462,32 @@ def test_run_publishes_into_a_private_cluster_or_says_why_not(spark, pg_server, 
     finally:
         LocalPostgres(Path(work) / "postgres").stop("immediate")
         shutil.rmtree(work, ignore_errors=True)
+
+
+def test_work_dir_the_server_user_cannot_reach_is_a_clear_error(pg_server, tmp_path):
+    from logalyzer.publish.local_server import LocalPostgres, LocalServerError
+
+    if os.geteuid() != 0:
+        pytest.skip("only as root does the server run as another user (postgres)")
+    closed = Path(tempfile.mkdtemp(prefix="logalyzer-test-closed-"))   # mode 0700, like /root
+    try:
+        server = LocalPostgres(closed / "work" / "postgres")
+        with pytest.raises(LocalServerError) as err:
+            server.start()
+        msg = str(err.value)
+        assert f"{closed} is not searchable by other users" in msg and "project.work_dir" in msg
+        assert not (closed / "work" / "postgres" / "data").exists()
+    finally:
+        shutil.rmtree(closed, ignore_errors=True)
+
+
+def test_doctor_reports_server_binaries_and_jdbc_driver(pg_server, capsys, tmp_path):
+    from logalyzer import cli
+
+    assert cli.main(["doctor"]) in (0, 1)
+    out = capsys.readouterr().out
+    assert "postgres server 1" in out and "/bin" in out
+    assert "jdbc     " in out
+    cli.main(["doctor", "--set", f"publish.local.bin_dir={tmp_path}", "--set", "publish.url="])
+    out = capsys.readouterr().out
+    assert "postgres MISSING: no server binaries" in out and "will skip publishing" in out
