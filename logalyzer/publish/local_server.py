@@ -237,7 +237,10 @@ class LocalPostgres:
             self._check_reachable()
             meta = self._meta()
             port = _free_port(self.wanted_port or meta.get("port"))
-            opts = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
+            # local only; a bigger buffer cache and WAL budget than the defaults (128MB, 1GB), so a
+            # publish of millions of rows does not force a checkpoint every few seconds
+            opts = (f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
+                    "-c shared_buffers=256MB -c max_wal_size=4GB")
             out = self._pg_ctl(["start", "-w", "-t", "60", "-l", str(self.logfile), "-o", opts], check=False)
             if out.returncode != 0:
                 tail = ""

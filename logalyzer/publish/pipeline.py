@@ -278,11 +278,22 @@ def publish_table(spark: SparkSession, catalog, table: PublishedTable, target: D
         return {"status": "published", "rows": expected, "parts": len(plan.changed),
                 "parts_removed": len(plan.gone), "seconds": round(seconds, 2), "writer_seconds": round(write_s, 2)}
     finally:
+        _cleanup(conn, schema, staging, qualified)
+
+
+def _cleanup(conn, schema: str, staging: str, qualified: str) -> None:
+    """Drop the staging table and release the table lock; quietly, so it never hides the real error
+    (if the connection itself is gone, the server has dropped the lock, and the next run the table)."""
+    import psycopg2
+
+    try:
         conn.rollback()
         with conn.cursor() as cur:
             cur.execute(f'DROP TABLE IF EXISTS "{schema}"."{staging}"')
             cur.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"logalyzer.publish.{qualified}",))
         conn.commit()
+    except psycopg2.Error:
+        pass
 
 
 def _swap(conn, schema: str, table: PublishedTable, staging: str | None, columns: list[str], plan: _Plan,
