@@ -255,7 +255,7 @@ def publish_table(spark: SparkSession, catalog, table: PublishedTable, target: D
                         "INCLUDING DEFAULTS)")
         conn.commit()
         what = f"{len(plan.changed)} date(s)" if table.dated else "whole table"
-        progress(f"publish: {table.name}: writing {expected:,} rows ({what}) with the {writer.name} writer")
+        progress(f"publish: {table.name}: writing {expected:,} rows ({what}) with the {writer.label} writer")
         tw = time.time()
         if expected:
             writer.write(rows, target, schema, staging)
@@ -272,8 +272,8 @@ def publish_table(spark: SparkSession, catalog, table: PublishedTable, target: D
             cur.execute(f'ANALYZE "{schema}"."{table.name}"')
         conn.commit()
         seconds = time.time() - t0
-        progress(f"publish: {table.name}: {expected:,} rows in {seconds:.1f} s "
-                 f"(writer {write_s:.1f} s, {expected / write_s if write_s > 0 else 0:,.0f} rows/s)"
+        rate = f", {expected / write_s:,.0f} rows/s" if expected >= 10000 and write_s > 0 else ""
+        progress(f"publish: {table.name}: {expected:,} rows in {seconds:.1f} s (writer {write_s:.1f} s{rate})"
                  + (f"; {len(plan.gone)} date(s) gone from the lake removed" if plan.gone and table.dated else ""))
         return {"status": "published", "rows": expected, "parts": len(plan.changed),
                 "parts_removed": len(plan.gone), "seconds": round(seconds, 2), "writer_seconds": round(write_s, 2)}
@@ -342,7 +342,7 @@ def run_publish(spark: SparkSession, catalog, conf: dict, tables=None, full: boo
     conn = connect(target)
     try:
         upgrade(conn, target.schema, progress=progress)
-        progress(f"publish: into {target.describe()} schema {target.schema} ({writer.name} writer)")
+        progress(f"publish: into {target.describe()} schema {target.schema} ({writer.label} writer)")
         for table in chosen:
             result = publish_table(spark, catalog, table, target, conn, writer, full=full,
                                    progress=progress, run_id=run_id)

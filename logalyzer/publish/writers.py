@@ -59,6 +59,7 @@ def _short_error(exc: Exception, target: DbTarget) -> str:
 class JdbcWriter:
     name = "jdbc"
     mode = "jdbc"
+    label = "jdbc"
 
     def __init__(self, batch_size: int = 10000, partitions: int = 0, url_options: dict | None = None):
         self.batch_size = int(batch_size)
@@ -190,6 +191,7 @@ class CopyWriter:
         self.partitions = int(partitions or 0)
         self.encoding = encoding
         self.mode = encoding                            # how columns.prepare shapes the values
+        self.label = f"copy ({encoding})"
         self.kill_after_batches = kill_after_batches   # tests only: SIGKILL the Python worker mid-COPY
 
     def write(self, df: DataFrame, target: DbTarget, schema: str, table: str) -> int:
