@@ -15,6 +15,11 @@ whole publish too. Baselines measured in the same run: Spark reading and convert
 its no-op sink (the Spark side alone, no database), and one psycopg2 COPY of pre-made CSV from the
 driver (the server's own parse-and-store rate on one connection). The database is LOGALYZER_DB_URL,
 or the private cluster under work/ (started or reused). Prints a table and one JSON line.
+
+Wall-clock figures depend on what else the machine runs. So each timed block also counts the CPU
+seconds of every process that took part (this one, the Spark JVM with its Python workers, and,
+for the private cluster, the PostgreSQL server with its backends, from /proc): rows / (CPU s / 2)
+is the rate two otherwise idle cores could reach if the work spread perfectly over both.
 """
 from __future__ import annotations
 
@@ -34,6 +39,63 @@ sys.path.insert(0, str(ROOT))
 def _load() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.1f}/{five:.1f}/{fifteen:.1f}"
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # after the name: state ppid ... utime(12) stime(13) cutime(14) cstime(15), 0-based from `state`
+    return int(fields[1]), sum(int(x) for x in fields[11:15])
+
+
+def tree_cpu_seconds(root: int | None) -> float:
+    """CPU seconds used so far by ``root`` and every live descendant (reaped ones are in their parent's
+    children times): the Spark JVM with its Python workers, or the PostgreSQL server with its backends."""
+    if not root:
+        return 0.0
+    procs = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            st = _stat(int(entry))
+            if st:
+                procs[int(entry)] = st
+    total, todo, seen = 0, [root], set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen or pid not in procs:
+            continue
+        seen.add(pid)
+        total += procs[pid][1]
+        todo.extend(p for p, (ppid, _) in procs.items() if ppid == pid)
+    return total / _TICK
+
+
+class CpuMeter:
+    """CPU seconds of this process, the Spark JVM tree and the PostgreSQL server tree over a block."""
+
+    def __init__(self, spark, server_pid: int | None):
+        proc = getattr(spark.sparkContext._gateway, "proc", None)
+        self.pids = [getattr(proc, "pid", None), server_pid]
+
+    def now(self) -> float:
+        own = os.times()
+        return own.user + own.system + sum(tree_cpu_seconds(p) for p in self.pids)
+
+
+def _server_pid(conf) -> int | None:
+    from logalyzer.publish.target import local_server
+
+    server = local_server(conf)
+    try:
+        return int((server.data / "postmaster.pid").read_text().split()[0]) if server else None
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _rotate(names: list, rep: int) -> list:
@@ -88,16 +150,20 @@ def build_timeseries(spark, catalog, rows: int):
     catalog.overwrite("device_timeseries", base.select(*cols).repartition(2, "date"))
 
 
-def staged_write(writer, df, target, conn, table: str) -> float:
-    """Seconds for ``writer`` to load ``df`` into a fresh UNLOGGED copy of ``table``; checks the count."""
+def staged_write(writer, df, target, conn, table: str, meter=None, cpu: list | None = None) -> float:
+    """Seconds for ``writer`` to load ``df`` into a fresh UNLOGGED copy of ``table``; checks the count.
+    With ``meter``, the CPU seconds all processes spent on it are appended to ``cpu``."""
     schema = target.schema
     with conn.cursor() as cur:
         cur.execute(f'DROP TABLE IF EXISTS "{schema}"._bench_stage')
         cur.execute(f'CREATE UNLOGGED TABLE "{schema}"._bench_stage (LIKE "{schema}"."{table}")')
     conn.commit()
+    c = meter.now() if meter else 0.0
     t = time.perf_counter()
     writer.write(df, target, schema, "_bench_stage")
     seconds = time.perf_counter() - t
+    if meter:
+        cpu.append(meter.now() - c)
     with conn.cursor() as cur:
         cur.execute(f'SELECT count(*) FROM "{schema}"._bench_stage')
         n = cur.fetchone()[0]
@@ -140,6 +206,7 @@ def main() -> int:
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--shapes", nargs="+", default=["narrow", "timeseries"], choices=["narrow", "timeseries"])
     ap.add_argument("--data", default=str(ROOT / "data" / "bench_publish"))
+    ap.add_argument("--skip-whole", action="store_true", help="time the writers only, not the whole publish")
     args = ap.parse_args()
 
     from logalyzer.catalog import Catalog
@@ -176,6 +243,7 @@ def main() -> int:
             build_timeseries(spark, catalog, args.rows)
         frames["timeseries"] = ("device_timeseries", catalog.read("device_timeseries"))
 
+    meter = CpuMeter(spark, _server_pid(conf))
     writers = {"copy (binary)": CopyWriter(encoding="binary"), "copy (csv)": CopyWriter(encoding="csv"),
                "jdbc": JdbcWriter()}
     results = {"load_before": _load(), "master": args.master, "rows": {}, "runs": []}
@@ -189,27 +257,36 @@ def main() -> int:
         # warm-up: JVM, Python workers, connections (not timed)
         for name, writer in writers.items():
             staged_write(writer, prepared[name].limit(20000), target, conn, table)
-        noop = []
+        noop, noop_cpu = [], []
         for _ in range(args.repeats):
+            c = meter.now()
             t = time.perf_counter()
             prepared["copy (binary)"].write.mode("overwrite").format("noop").save()
             noop.append(time.perf_counter() - t)
+            noop_cpu.append(meter.now() - c)
+        cpu_med = statistics.median(noop_cpu)
         results["runs"].append({"shape": shape, "what": "Spark read + convert, no database (noop sink)",
-                                "seconds": statistics.median(noop), "rows_per_s": rows / statistics.median(noop)})
+                                "seconds": statistics.median(noop), "rows_per_s": rows / statistics.median(noop),
+                                "cpu_seconds": round(cpu_med, 2), "rows_per_s_on_2_idle_cores": rows / (cpu_med / 2)})
         floor = server_copy_floor(prepared["copy (csv)"], target, conn, table)
         results["runs"].append({"shape": shape, "what": "server: one COPY of pre-made CSV, one connection",
                                 "seconds": None, "rows_per_s": floor})
         per = {name: [] for name in writers}
+        cpu = {name: [] for name in writers}
         for rep in range(args.repeats):
             order = _rotate(list(writers), rep)
             for name in order:
-                per[name].append(staged_write(writers[name], prepared[name], target, conn, table))
-                print(f"  {shape} {name} repeat {rep + 1}: {rows / per[name][-1]:,.0f} rows/s", flush=True)
+                per[name].append(staged_write(writers[name], prepared[name], target, conn, table, meter, cpu[name]))
+                print(f"  {shape} {name} repeat {rep + 1}: {rows / per[name][-1]:,.0f} rows/s, "
+                      f"{cpu[name][-1]:.1f} CPU s", flush=True)
         for name, times in per.items():
             med = statistics.median(times)
+            cpu_med = statistics.median(cpu[name])
             results["runs"].append({"shape": shape, "what": f"{name} writer into staging", "seconds": med,
-                                    "rows_per_s": rows / med, "all_seconds": [round(x, 2) for x in times]})
-        if table == "device_timeseries":
+                                    "rows_per_s": rows / med, "all_seconds": [round(x, 2) for x in times],
+                                    "cpu_seconds": round(cpu_med, 2),
+                                    "rows_per_s_on_2_idle_cores": rows / (cpu_med / 2) if cpu_med else None})
+        if table == "device_timeseries" and not args.skip_whole:
             whole = {name: [] for name in writers}
             for rep in range(args.repeats):
                 order = _rotate(list(writers), rep)
@@ -225,13 +302,15 @@ def main() -> int:
     conn.close()
     results["load_after"] = _load()
     print(f"\nload average after: {results['load_after']}; master {args.master}; medians of {args.repeats}")
-    print("| shape | rows | what | seconds | rows/s | vs noop |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| shape | rows | what | seconds | rows/s | vs noop | CPU s (all processes) | rows/s if 2 idle cores |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results["runs"]:
         base = next(x["rows_per_s"] for x in results["runs"] if x["shape"] == r["shape"] and "noop" in x["what"])
         sec = f"{r['seconds']:.2f}" if r["seconds"] else ""
+        cpu_s = f"{r['cpu_seconds']:.1f}" if r.get("cpu_seconds") else ""
+        idle = f"{r['rows_per_s_on_2_idle_cores']:,.0f}" if r.get("rows_per_s_on_2_idle_cores") else ""
         print(f"| {r['shape']} | {results['rows'][r['shape']]:,} | {r['what']} | {sec} | {r['rows_per_s']:,.0f} | "
-              f"{r['rows_per_s'] / base:.2f} |")
+              f"{r['rows_per_s'] / base:.2f} | {cpu_s} | {idle} |")
     print(json.dumps(results, default=str))
     spark.stop()
     return 0
