@@ -337,7 +337,7 @@ def _doctor_postgres(conf) -> bool:
         print(f"jdbc     {jar}")
     else:
         print("jdbc     MISSING: PostgreSQL JDBC driver (`apt-get install libpostgresql-jdbc-java`, or set "
-              f"publish.jdbc_jar)" + ("" if writer == "jdbc" else "; only the jdbc writer needs it"))
+              "publish.jdbc_jar)" + ("" if writer == "jdbc" else "; only the jdbc writer needs it"))
         ok = ok and writer != "jdbc"
     if configured_url(conf):
         try:

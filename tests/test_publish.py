@@ -451,7 +451,7 @@ def test_run_publishes_into_a_private_cluster_or_says_why_not(spark, pg_server, 
         out = capsys.readouterr().out
         server = LocalPostgres(Path(work) / "postgres")
         port = server.running_port()
-        assert port and f"PGPASSFILE=" in out and f"-p {port} -U logalyzer logalyzer" in out
+        assert port and "PGPASSFILE=" in out and f"-p {port} -U logalyzer logalyzer" in out
         assert "publish summary" in out and "sessions" in out
         target = server.target(port)
         assert query(target, "SELECT count(*) FROM logalyzer.sessions")[0][0] > 0
