@@ -35,7 +35,7 @@ setup(
     version="0.1.0",
     description="Fleet log analytics on Spark: ingest, templates, sessions, anomalies, dashboards",
     packages=find_packages(include=["logalyzer", "logalyzer.*"]),
-    package_data={"logalyzer": ["log4j2.properties"]},
+    package_data={"logalyzer": ["log4j2.properties", "publish/migrations/*.sql", "publish/migrations/*.md"]},
     python_requires=">=3.10,<3.12",
     install_requires=[
         "pyspark>=3.5.1,<3.6",          # 4.x needs pyarrow>=15, which petastorm cannot use
@@ -48,6 +48,7 @@ setup(
         "delta-spark>=3.3,<3.4",        # Delta 3.3 is the line for Spark 3.5
         "drain3-improved==0.10.0",      # imports as drain3; drain3 0.9.11 pins cachetools that mlflow cannot share
         "psycopg2-binary>=2.9,<3",
+        "pgpq==0.12.0",                 # Arrow batches -> PostgreSQL binary COPY (the publish COPY writer)
         "PyYAML>=6",
     ],
     extras_require={"dev": ["pytest>=8", "pytest-timeout"]},

@@ -4,7 +4,7 @@
 #   SPARK_MASTER=yarn ./spark-submit.sh templates  (EMR; on Databricks use a job with the wheel)
 set -euo pipefail
 cd "$(dirname "$0")"
-stage=${1:?usage: ./spark-submit.sh STAGE [ARGS...]   (stages: ingest, templates, sessions)}
+stage=${1:?usage: ./spark-submit.sh STAGE [ARGS...]   (stages: ingest, templates, sessions, publish)}
 shift
 PY=${PYTHON:-$(pwd)/.venv/bin/python}
 export PYSPARK_PYTHON=${PYSPARK_PYTHON:-$PY} PYSPARK_DRIVER_PYTHON=${PYSPARK_DRIVER_PYTHON:-$PY}

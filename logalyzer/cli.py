@@ -8,6 +8,8 @@
     logalyzer score                                # sessions -> anomaly_scores, anomalies_consolidated
     logalyzer labels load data/fleet/labels.csv    # ground truth -> labels
     logalyzer evaluate                             # precision / recall / F1 against labels
+    logalyzer publish [TABLE ...]                  # gold tables -> PostgreSQL (JDBC or COPY)
+    logalyzer db upgrade | status                  # the PostgreSQL schema's migrations
     logalyzer run data/fleet                       # all of the above, in order
     logalyzer tables                               # what the lake holds
     logalyzer doctor                               # check Java, Spark, configuration
@@ -99,11 +101,31 @@ def build_parser() -> argparse.ArgumentParser:
                                    "detector and consolidated, and log the metrics to MLflow.")
     _common(p)
 
-    p = sub.add_parser("run", help="every stage in one go: ingest ... sessions, train (once), score",
+    p = sub.add_parser("publish", help="write the lake's gold tables to PostgreSQL",
+                       description="Write the lake's gold tables to PostgreSQL (schema publish.schema), "
+                                   "each table on its own, in one transaction per table: only dates whose "
+                                   "content changed are rewritten. The database is LOGALYZER_DB_URL "
+                                   "(publish.url), or with none a private cluster under project.work_dir "
+                                   "that is started (or reused) here. Pending migrations are applied first.")
+    p.add_argument("tables", nargs="*", metavar="TABLE",
+                   help="tables to publish (default: all): sessions devices device_timeseries event_sequences "
+                        "templates template_lineage anomaly_scores anomalies_consolidated pipeline_runs")
+    p.add_argument("--full", action="store_true", help="rewrite every date, not only the changed ones")
+    p.add_argument("--writer", choices=("copy", "jdbc"), help="override publish.writer for this run")
+    _common(p)
+
+    p = sub.add_parser("db", help="the PostgreSQL schema: migrations, and the local server",
+                       description="upgrade: apply pending migrations; status: list them; start/stop: the "
+                                   "private local cluster (used when no LOGALYZER_DB_URL is configured).")
+    p.add_argument("action", choices=("upgrade", "status", "start", "stop"))
+    _common(p)
+
+    p = sub.add_parser("run", help="every stage in one go: ingest ... sessions, train (once), score, publish",
                        description="Run every stage in order: ingest, templates, sessions, then train when no "
-                                   "champion model exists yet, then score (and evaluate when INPUT holds a "
-                                   "labels.csv). Without INPUT, a small synthetic sample fleet is generated into "
-                                   "data/sample first (once), so a first try needs nothing but this command.")
+                                   "champion model exists yet, score (and evaluate when INPUT holds a "
+                                   "labels.csv), and publish to PostgreSQL. Without INPUT, a small synthetic "
+                                   "sample fleet is generated into data/sample first (once), so a first try "
+                                   "needs nothing but this command.")
     p.add_argument("input", nargs="?", help="folder, file or glob of log files (default: data/sample)")
     p.add_argument("--format", dest="fmt", help="as for ingest")
     p.add_argument("--strict", action="store_true", help="stop when any input file is corrupt")
@@ -112,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tables", help="list the lake's tables and their row counts")
     _common(p)
 
-    p = sub.add_parser("doctor", help="check Java, Spark and the configuration")
+    p = sub.add_parser("doctor", help="check Java, Spark, the configuration and PostgreSQL")
     _common(p)
     return parser
 
@@ -262,7 +284,10 @@ def cmd_run(args, conf, spark, catalog) -> int:
         code = stage(args, conf, spark, catalog)
         if code:
             return code
-    return _run_models(args, conf, spark, catalog)
+    code = _run_models(args, conf, spark, catalog)
+    if code:
+        return code
+    return _run_publish(args, conf, spark, catalog)
 
 
 def _run_models(args, conf, spark, catalog) -> int:
@@ -281,11 +306,85 @@ def _run_models(args, conf, spark, catalog) -> int:
     args.dates, args.everything = None, False
     code = cmd_score(args, conf, spark, catalog)
     labels = os.path.join(args.input, "labels.csv") if os.path.isdir(args.input) else None
-    if code or not labels or not os.path.exists(labels):
+    if code:
         return code
-    args.file, args.unit_kind = labels, None
-    cmd_labels(args, conf, spark, catalog)
-    return cmd_evaluate(args, conf, spark, catalog)
+    if labels and os.path.exists(labels):
+        args.file, args.unit_kind = labels, None
+        cmd_labels(args, conf, spark, catalog)
+        code = cmd_evaluate(args, conf, spark, catalog)
+    return code
+
+
+def _run_publish(args, conf, spark, catalog) -> int:
+    """The last step of `run`: publish whatever tables exist; skipped (exit 0) when there is no database."""
+    from logalyzer.publish.target import no_database_reason
+
+    reason = no_database_reason(conf)
+    if reason:
+        print(f"\npublish: skipped: {reason}")
+        return 0
+    args.tables, args.full, args.writer = [], False, None
+    return cmd_publish(args, conf, spark, catalog)
+
+
+def cmd_publish(args, conf, spark, catalog) -> int:
+    from logalyzer.publish import run_publish
+    from logalyzer.publish.target import local_server, resolve_target
+
+    if getattr(args, "writer", None):
+        conf.setdefault("publish", {})["writer"] = args.writer
+    target = resolve_target(conf, progress=_progress)
+    counts = run_publish(spark, catalog, conf, tables=args.tables, full=args.full, progress=_progress,
+                         target=target)
+    _print_counts(f"publish summary ({target.describe()}, schema {target.schema})", counts)
+    server = local_server(conf)
+    if server is not None:
+        print(f"\nconnect:  {server.connect_hint(target)}")
+    return 0
+
+
+def cmd_db(args) -> int:
+    """`db upgrade|status|start|stop`: no Spark needed."""
+    from logalyzer.config import load_config
+    from logalyzer.publish.connection import connect
+    from logalyzer.publish.migrations import status, upgrade
+    from logalyzer.publish.target import local_server, resolve_target
+
+    conf = load_config(args.conf_dir, args.overrides, env=args.env)
+    server = local_server(conf)
+    if args.action == "stop":
+        if server is None:
+            print("db: no local server in use (a database URL is configured)")
+        elif server.stop():
+            print(f"db: stopped the local PostgreSQL server in {server.base}")
+        else:
+            print(f"db: the local PostgreSQL server in {server.base} is not running")
+        return 0
+    target = resolve_target(conf, progress=_progress)
+    if args.action == "start":
+        print(f"connect:  {server.connect_hint(target)}" if server else f"database: {target.describe()}")
+        return 0
+    conn = connect(target)
+    try:
+        if args.action == "upgrade":
+            done = upgrade(conn, target.schema, progress=_progress)
+            print(f"db: {len(done)} migration(s) applied" if done else "db: schema is up to date")
+        entries = status(conn, target.schema)
+    finally:
+        conn.close()
+    print(f"database {target.describe()} ({target.source}), schema {target.schema}")
+    for e in entries:
+        when = f"applied {e['applied_at']:%Y-%m-%d %H:%M:%S %Z}" if e["applied_at"] else ""
+        note = {"applied": when, "pending": "pending",
+                "changed": f"CHANGED since it was {when} (restore the file)",
+                "unknown": f"{when}, not in this version's migrations"}[e["state"]]
+        print(f"  {e['version']:04d}  {e['name']:<28} {note}")
+    pending = sum(e["state"] == "pending" for e in entries)
+    if pending:
+        print(f"{pending} pending: run `logalyzer db upgrade` (publish applies them too)")
+    if server is not None and args.action == "status":
+        print(f"connect:  {server.connect_hint(target)}")
+    return 0
 
 
 def cmd_tables(args, conf, spark, catalog) -> int:
@@ -322,18 +421,60 @@ def cmd_doctor(args) -> int:
         except Exception as exc:  # report every missing piece, not just the first
             print(f"{mod:<8} MISSING: {exc}")
             ok = False
+    conf = None
     try:
         conf = load_config(args.conf_dir, args.overrides, env=args.env)
         print(f"conf     {conf['_conf_dir']} (lake: {conf['lake']['root']})")
     except Exception as exc:
         print(f"conf     ERROR: {exc}")
         ok = False
+    if conf is not None:
+        ok = _doctor_postgres(conf) and ok
     print("ready" if ok else "not ready: fix the lines above")
     return 0 if ok else 1
 
 
+def _doctor_postgres(conf) -> bool:
+    """PostgreSQL lines of `doctor`: server binaries, JDBC driver, and the configured database if any."""
+    from logalyzer.publish.connection import PublishError, configured_url, connect, target_from_conf
+    from logalyzer.publish.local_server import find_server_binaries, server_version
+    from logalyzer.publish.target import local_server
+    from logalyzer.spark import _postgres_jar
+
+    ok = True
+    pub = conf.get("publish") or {}
+    server = local_server(conf)
+    bins = find_server_binaries(((pub.get("local") or {}).get("bin_dir")))
+    if bins:
+        print(f"postgres server {server_version(bins)} ({bins})"
+              + (f"; local cluster: {server.base}" if server else ""))
+    elif server is not None:
+        print("postgres MISSING: no server binaries (initdb, pg_ctl) and no LOGALYZER_DB_URL: `logalyzer run` "
+              "will skip publishing (`apt-get install postgresql`, or set LOGALYZER_DB_URL)")
+    else:
+        print("postgres no server binaries (not needed: a database URL is configured)")
+    jar = _postgres_jar(conf)
+    writer = pub.get("writer", "copy")
+    if jar:
+        print(f"jdbc     {jar}")
+    else:
+        print("jdbc     MISSING: PostgreSQL JDBC driver (`apt-get install libpostgresql-jdbc-java`, or set "
+              "publish.jdbc_jar)" + ("" if writer == "jdbc" else "; only the jdbc writer needs it"))
+        ok = ok and writer != "jdbc"
+    if configured_url(conf):
+        try:
+            target = target_from_conf(conf)
+            connect(target, timeout=5).close()
+            print(f"database {target.describe()}: reachable")
+        except PublishError as exc:
+            print(f"database ERROR: {exc}")
+            ok = False
+    return ok
+
+
 COMMANDS = {"ingest": cmd_ingest, "templates": cmd_templates, "sessions": cmd_sessions, "train": cmd_train,
-            "score": cmd_score, "labels": cmd_labels, "evaluate": cmd_evaluate, "run": cmd_run, "tables": cmd_tables}
+            "score": cmd_score, "labels": cmd_labels, "evaluate": cmd_evaluate, "publish": cmd_publish,
+            "run": cmd_run, "tables": cmd_tables}
 
 
 def main(argv=None) -> int:
@@ -353,7 +494,15 @@ def main(argv=None) -> int:
     from logalyzer.catalog import TableNotFoundError
     from logalyzer.ingest.files import InputNotFoundError
     from logalyzer.models.registry import RegistryError
+    from logalyzer.publish.connection import PublishError
     from logalyzer.spark import JavaNotFoundError
+
+    if args.command == "db":
+        try:
+            return cmd_db(args)
+        except PublishError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return exc.exit_code
 
     started = time.time()
     try:
@@ -368,6 +517,9 @@ def main(argv=None) -> int:
     except RegistryError as exc:   # the MLflow store or a model in it: a failure, not bad usage
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except PublishError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     log.info("%s finished in %.1f s", args.command, time.time() - started)
     return code
 
