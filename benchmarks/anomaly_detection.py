@@ -26,6 +26,15 @@ trains on the windows of the first half of the time range that hold no labelled 
 every window of the second half (a window is anomalous when it holds a line whose field is not
 ``--normal-value``, default ``-``).
 
+Playback sessions of set-top-box logs (the generated fleet: labels by device and time range):
+
+    logalyzer generate --out fleet/train --devices 24 --days 3 --seed 303 --start-date 2026-11-01 --anomaly-rate 0
+    logalyzer generate --out fleet/test --devices 24 --days 3 --seed 404 --start-date 2026-11-10
+    python benchmarks/anomaly_detection.py --train fleet/train --test fleet/test \
+        --labels fleet/test/labels.csv --format logcat --units session
+
+runs the full sessions stage after each ingest and judges the sessions of the test files' dates.
+
 The last line printed is ``F1 deeplog <a> autoencoder <b> consolidated <c>``.
 """
 from __future__ import annotations
@@ -49,8 +58,11 @@ def parse_args(argv=None):
     p.add_argument("--train", required=True, help="normal log files: file, folder or glob")
     p.add_argument("--test", help="log files to judge (identifier mode)")
     p.add_argument("--labels", help="CSV session_id,label (identifier mode)")
-    p.add_argument("--format", required=True, help="header layout, loghub notation")
+    p.add_argument("--format", required=True, help="header layout (loghub notation) or a preset such as logcat")
     p.add_argument("--session-key", help="regex naming a unit's identifier")
+    p.add_argument("--units", choices=("id", "session"), default="id",
+                   help="id: identifier sequences (--session-key); session: playback sessions (labels by "
+                        "device_id,start_ts,end_ts)")
     p.add_argument("--line-label-field", help="time-window mode: the layout field holding each line's label")
     p.add_argument("--normal-value", default="-", help="line label of a normal line (default '-')")
     p.add_argument("--window", default="1 hour", help="time-window mode: fixed window size (default 1 hour)")
@@ -60,8 +72,9 @@ def parse_args(argv=None):
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="any configuration override, as for logalyzer --set")
     args = p.parse_args(argv)
-    if args.line_label_field is None and not (args.test and args.labels and args.session_key):
-        p.error("identifier mode needs --test, --labels and --session-key (or use --line-label-field)")
+    if args.line_label_field is None and not (args.test and args.labels and (args.session_key or args.units == "session")):
+        p.error("identifier mode needs --test, --labels and --session-key (or use --units session, or "
+                "--line-label-field)")
     return args
 
 
@@ -71,7 +84,9 @@ def _conf(args, work: str):
     overrides = [f"lake.root={os.path.join(work, 'lake')}", f"project.work_dir={os.path.join(work, 'work')}",
                  f"spark.master={args.master}", "sessions.sequences.fixed.enabled=false",
                  "sessions.sequences.sliding.enabled=false"]
-    if args.session_key:
+    if args.units == "session" and not args.line_label_field:
+        overrides += ["models.units=[session]", "sessions.sequences.id.enabled=false"]
+    elif args.session_key:
         overrides += [f"sessions.sequences.id.regex={_yaml_str(args.session_key)}", "models.units=[id]"]
     else:
         overrides += [f"sessions.sequences.fixed.size={_yaml_str(args.window)}", "models.units=[fixed]"]
@@ -133,6 +148,28 @@ def run_identifiers(spark, catalog, conf, args, say) -> dict:
     return result["id"]
 
 
+def run_sessions_mode(spark, catalog, conf, args, say) -> dict:
+    from pyspark.sql import functions as F
+
+    from logalyzer.models.evaluate import run_evaluate
+    from logalyzer.models.labels import load_labels
+    from logalyzer.models.score import run_score
+    from logalyzer.models.train import run_train
+    from logalyzer.sessions.pipeline import run_sessions
+
+    _ingest(spark, catalog, conf, args.train, args.format, say)
+    run_sessions(spark, catalog, conf, progress=say)
+    run_train(spark, catalog, conf, progress=say)
+    test_run = _ingest(spark, catalog, conf, args.test, args.format, say)
+    dates = sorted(str(r["date"]) for r in catalog.read("log_lines").where(F.col("run_id") == test_run)
+                   .select("date").distinct().collect())
+    run_sessions(spark, catalog, conf, progress=say)
+    run_score(spark, catalog, conf, progress=say, dates=dates)
+    load_labels(spark, catalog, args.labels, "session")
+    # only the test files' dates were scored, and evaluate judges scored units only
+    return run_evaluate(spark, catalog, conf, progress=say)["results"]["session"]
+
+
 def run_windows(spark, catalog, conf, args, say) -> dict:
     from pyspark.sql import functions as F
 
@@ -189,7 +226,9 @@ def main(argv=None) -> int:
         conf = _conf(args, work)
         spark = build_spark("logalyzer-anomaly-benchmark", conf)
         catalog = Catalog(spark, conf)
-        results = (run_windows if args.line_label_field else run_identifiers)(spark, catalog, conf, args, log.info)
+        mode = run_windows if args.line_label_field else (run_sessions_mode if args.units == "session"
+                                                             else run_identifiers)
+        results = mode(spark, catalog, conf, args, log.info)
         log.info("done in %.1f s", time.time() - started)
         _print_results(results, ModelsConfig.of(conf).detectors)
         return 0

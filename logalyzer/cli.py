@@ -296,11 +296,16 @@ def _run_models(args, conf, spark, catalog) -> int:
 
     from logalyzer.models.config import ModelsConfig
     from logalyzer.models.score import has_models
+    from logalyzer.models.train import NotEnoughDataError
 
     if not has_models(ModelsConfig.of(conf)):
         log.info("no champion model yet: training one")
         args.unit_kinds = args.detectors = None
-        code = cmd_train(args, conf, spark, catalog)
+        try:
+            code = cmd_train(args, conf, spark, catalog)
+        except NotEnoughDataError as exc:   # a first small load: the other stages' results still count
+            print(f"\ntrain: skipped, and scoring with it: {exc}")
+            return 0
         if code:
             return code
     args.dates, args.everything = None, False

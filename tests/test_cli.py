@@ -76,3 +76,28 @@ def test_sessions_date_flag_runs_incrementally(spark, fleet, tmp_path, capsys):
     assert cli.main(["sessions", "--date", "2026-11-20", "--lake", lake]) == 0
     out = capsys.readouterr().out
     assert "incremental" in out and "2026-11-20" in out
+
+
+def test_run_trains_once_scores_and_evaluates(spark, fleet, tmp_path, capsys):
+    """`run` on a fleet with labels: the first run trains (no champion yet), scores and evaluates; the second
+    run finds the champion and new work only."""
+    folder, _ = fleet
+    fast = ["--set", "models.deeplog.epochs=2", "--set", "models.deeplog.min_steps=60",
+            "--set", "models.autoencoder.epochs=3", "--set", "models.autoencoder.min_steps=60",
+            "--set", "models.min_train_units=10", "--set", f"project.work_dir={tmp_path / 'work'}",
+            "--set", "publish.url=", "--set", f"publish.local.bin_dir={tmp_path / 'no-server'}"]
+    args = ["run", str(folder), "--lake", str(tmp_path / "lake"), *fast]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "train summary" in out and "logalyzer-deeplog-session v1: champion" in out
+    assert "score summary" in out and "session_autoencoder_scored" in out
+    assert "evaluate session:" in out and "consolidated" in out and "publish: skipped" in out
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "train summary" not in out and "units_scored  0" in out
+
+
+def test_score_without_a_model_is_one_line_and_exit_1(spark, tmp_path, capsys):
+    assert cli.main(["score", "--lake", str(tmp_path / "lake"), "--set", f"project.work_dir={tmp_path / 'w'}"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: no model version logalyzer-deeplog-session@champion")

@@ -253,7 +253,7 @@ def test_training_is_deterministic_and_champion_moves_only_when_as_good(spark, l
     (w,) = worse["models"]
     assert (w["version"], w["alias"]) == ("3", "challenger") and "worse than champion v2" in w["why"]
     client = MlflowClient(ModelsConfig.of(models_conf).mlflow.tracking_uri)
-    assert client.get_model_version_by_alias("logalyzer-deeplog-session", "champion").version == "2"
+    assert str(client.get_model_version_by_alias("logalyzer-deeplog-session", "champion").version) == "2"
     assert client.get_model_version("logalyzer-deeplog-session", "3").tags["promotion"] == w["why"]
 
 

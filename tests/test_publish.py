@@ -408,14 +408,16 @@ def test_db_upgrade_status_and_a_changed_migration(pg, pg_server, tmp_path, caps
     folder.mkdir()
     for m in load_migrations():
         shutil.copy(m.path, folder / m.path.name)
-    (folder / "0003_broken.sql").write_text("CREATE TABLE half_done (x int);\nSELECT * FROM no_such_table;")
+    # numbered after the last shipped migration, so new migrations never collide with it
+    broken = folder / f"{max(m.version for m in load_migrations()) + 1:04d}_broken.sql"
+    broken.write_text("CREATE TABLE half_done (x int);\nSELECT * FROM no_such_table;")
     conn = connect(pg)
     try:
-        with pytest.raises(MigrationError, match="0003_broken.sql failed and was rolled back"):
+        with pytest.raises(MigrationError, match=f"{broken.name} failed and was rolled back"):
             upgrade(conn, pg.schema, load_migrations(folder))
         assert query(pg, "SELECT to_regclass(%s)", (f'"{pg.schema}".half_done',))[0][0] is None
         assert [e["state"] for e in status(conn, pg.schema, load_migrations(folder))][-1] == "pending"
-        (folder / "0003_broken.sql").unlink()
+        broken.unlink()
         (folder / "0001_pipeline_tables.sql").write_text("-- edited\n" + (folder / "0001_pipeline_tables.sql").read_text())
         with pytest.raises(MigrationError, match="changed after it was applied"):
             upgrade(conn, pg.schema, load_migrations(folder))

@@ -1,6 +1,7 @@
 """The evaluate stage: the scores on record against the ``labels`` table, per detector and consolidated.
 
-Every scored unit the labels say something about (``labels.unit_truth``) counts once: a detector
+Every scored unit the labels say something about (``labels.unit_truth``) counts once (units never
+scored, e.g. the training period, are left out): a detector
 is right when its ``flagged`` matches the truth; "consolidated" is right when the unit's presence
 in ``anomalies_consolidated`` does. Precision, recall and F1 per unit kind go to the console, to
 ``run_log`` and to MLflow (a run in the models' experiment, tagged with the model versions scored).
@@ -66,7 +67,8 @@ def run_evaluate(spark: SparkSession, catalog, conf: dict, progress: Callable = 
             if not catalog.exists(unit_table(kind)):
                 continue
             scores = scores_all.where(F.col("unit_kind") == kind)
-            truth = unit_truth(read_units(catalog, kind, cfg), labels).persist()
+            scored = read_units(catalog, kind, cfg).join(scores.select("unit_id").distinct(), "unit_id", "left_semi")
+            truth = unit_truth(scored, labels).persist()
             try:
                 n_truth = truth.agg(F.count(F.lit(1)).alias("n"), F.sum(F.col("truth").cast("int")).alias("a")).first()
                 if not n_truth["n"]:

@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import tempfile
+import warnings
 
 from logalyzer.models.config import ModelsConfig
 
@@ -102,7 +103,11 @@ def log_detector(scorer, name: str):
 
     from logalyzer.models.pyfunc import SIGNATURE, DetectorModel
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        # MLflow suggests type hints, an input example and models-from-code: the signature is explicit
+        # and the model class is importable, so none applies here
+        warnings.simplefilter("ignore", UserWarning)
+        logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
         path = os.path.join(tmp, SCORER_ARTIFACT)
         torch.save(scorer, path)
         info = mlflow.pyfunc.log_model(name="model", python_model=DetectorModel(), artifacts={"scorer": path},

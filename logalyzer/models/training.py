@@ -19,6 +19,19 @@ log = logging.getLogger(__name__)
 SHUFFLE_BUFFER = 50_000
 
 
+def quiet_petastorm() -> None:
+    """petastorm 0.12 uses pyarrow APIs that pyarrow 14 marks deprecated: dozens of FutureWarnings per
+    reader, and a non-writable-array note from torch; none of them is actionable for a user."""
+    import warnings
+
+    for module in ("petastorm", "pyarrow"):
+        warnings.filterwarnings("ignore", category=FutureWarning, module=module)
+    warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+    warnings.filterwarnings("ignore", message=".*pyarrow.*deprecated", category=FutureWarning)
+    for noisy in ("petastorm", "petastorm.spark.spark_dataset_converter", "petastorm.fs_utils"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
 def pick_device(name: str):
     """``auto``: a CUDA GPU when torch sees one, else the CPU."""
     import torch
@@ -52,8 +65,7 @@ def petastorm_rows(df, cache_dir: str):
     if cache_dir.startswith("file://"):
         os.makedirs(cache_dir[len("file://"):], exist_ok=True)
     spark.conf.set(SparkDatasetConverter.PARENT_CACHE_DIR_URL_CONF, cache_dir)
-    for noisy in ("petastorm", "petastorm.spark.spark_dataset_converter"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
+    quiet_petastorm()
     converter = make_spark_converter(df)
     try:
         yield converter
@@ -135,8 +147,9 @@ def fit(model, train, val, *, epochs: int, batch_size: int, learning_rate: float
             history.append(row)
             if on_epoch:
                 on_epoch(row)
-            progress(f"{name}: epoch {epoch}/{epochs} train loss {train_loss:.4f}, validation loss {val_loss:.4f} "
-                     f"({row['seconds']:.1f} s)")
+            if epoch in (1, epochs) or epoch % max(1, epochs // 10) == 0:   # about ten progress lines
+                progress(f"{name}: epoch {epoch}/{epochs} train loss {train_loss:.4f}, validation loss "
+                         f"{val_loss:.4f} ({row['seconds']:.1f} s)")
     return history
 
 

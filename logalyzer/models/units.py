@@ -25,7 +25,6 @@ from pyspark.sql.types import NumericType
 from logalyzer.models.config import ModelsConfig
 
 UNIT_KEYS = ("unit_kind", "unit_id", "key", "device_id", "start_ts", "end_ts", "date")
-INPUT_COLUMNS = ("template_seq", "template_counts", "metric_names", "metric_values")
 TABLE_OF = {"session": "sessions", "id": "event_sequences", "fixed": "event_sequences", "sliding": "event_sequences"}
 # Columns that identify or place a unit: never features, even when numeric.
 _NOT_METRICS = {"line_no", "bucket_s"}

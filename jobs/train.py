@@ -1,0 +1,13 @@
+"""spark-submit entry for the train stage: `spark-submit jobs/train.py --help`.
+
+Thin on purpose: arguments, session and logic all live in the logalyzer package.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from logalyzer.cli import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main(["train", *sys.argv[1:]]))
