@@ -287,7 +287,41 @@ def cmd_run(args, conf, spark, catalog) -> int:
     code = _run_models(args, conf, spark, catalog)
     if code:
         return code
-    return _run_publish(args, conf, spark, catalog)
+    code = _run_publish(args, conf, spark, catalog)
+    if code == 0:
+        _print_where_to_look(conf, spark, catalog)
+    return code
+
+
+def _print_where_to_look(conf, spark, catalog, top: int = 5) -> None:
+    """`run`'s last words: what the lake holds, the most severe anomalies, and where to look next."""
+    from pyspark.sql import functions as F
+
+    print(f"\nwhere to look\n  lake {catalog.root} ({catalog.format}):")
+    for name in catalog.tables:
+        if catalog.exists(name):
+            print(f"    {name:<24} {catalog.read(name).count():>12,} rows")
+    if catalog.exists("anomalies_consolidated"):
+        newest = (catalog.read("anomalies_consolidated")
+                  .orderBy(F.col("severity").desc_nulls_last(), F.col("start_ts").desc(), "unit_id")
+                  .limit(top).collect())      # bounded: `top` rows, whatever the fleet's size
+        if newest:
+            print(f"  top {len(newest)} anomalies (most severe first):")
+            for r in newest:
+                reasons = "; ".join(f"{d}: {why}" for d, why in sorted((r["reasons"] or {}).items()))
+                when = f"{r['start_ts']:%Y-%m-%d %H:%M}" if r["start_ts"] else "time unknown"
+                print(f"    {r['device_id']}  {when}  {r['unit_kind']} {r['unit_id']}\n"
+                      f"      {reasons[:300]}")
+            return _print_next_steps(conf)
+    if catalog.exists("anomaly_scores"):
+        print("  no anomalies flagged: every scored unit is within the models' thresholds")
+    _print_next_steps(conf)
+
+
+def _print_next_steps(conf) -> None:
+    _print_mlflow_hint(conf)
+    print("Dashboards: logalyzer dashboards serve   (Superset on the published tables)")
+    print("All tables: logalyzer tables   Help: logalyzer --help")
 
 
 def _run_models(args, conf, spark, catalog) -> int:

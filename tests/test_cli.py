@@ -92,6 +92,10 @@ def test_run_trains_once_scores_and_evaluates(spark, fleet, tmp_path, capsys):
     assert "train summary" in out and "logalyzer-deeplog-session v1: champion" in out
     assert "score summary" in out and "session_autoencoder_scored" in out
     assert "evaluate session:" in out and "consolidated" in out and "publish: skipped" in out
+    where = out[out.index("where to look"):]
+    assert "anomaly_scores" in where and "events" in where and "mlflow ui" in where
+    assert "most severe first" in where or "no anomalies flagged" in where
+    assert "dashboards serve" in where
     assert cli.main(args) == 0
     out = capsys.readouterr().out
     assert "train summary" not in out and "units_scored  0" in out
