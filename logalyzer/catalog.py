@@ -197,10 +197,12 @@ class Catalog:
             return
         if not self._leftovers():
             return
-        if self.lock.holder() is not None:
-            return      # a writer at work (its staging folders are no leftovers), or a dead one: its next
-                        # writing stage takes the lock over, cleans up after the dead run and recovers
-        with self.writing("recover", "recover"):
+        holder = self.lock.holder()
+        if holder is not None and not self.lock.is_stale(holder):
+            return      # a writer at work: its staging folders are no leftovers
+        from logalyzer.runlog import hold_lake
+
+        with hold_lake(self, "recover"):    # takes a dead run's lock over, cleans up after it, recovers
             pass
 
     def recover(self) -> list[str]:

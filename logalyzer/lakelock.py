@@ -58,18 +58,12 @@ class LakeFiles:
         except Exception as exc:   # one line naming the path: the traceback only with --verbose
             raise LakeError(f"cannot write to the lake at {self.root}: {_one_line(exc)}") from exc
 
-    def exists(self, name: str) -> bool:
-        if self.local:
-            return os.path.exists(self.where(name))
-        fs, path = self._hpath(name)
-        return bool(fs.exists(path))
-
     def read(self, name: str) -> str | None:
         if self.local:
             try:
                 with open(self.where(name), encoding="utf-8") as fh:
                     return fh.read()
-            except FileNotFoundError:
+            except (FileNotFoundError, NotADirectoryError):
                 return None
         fs, path = self._hpath(name)
         if not fs.exists(path):
