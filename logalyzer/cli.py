@@ -181,6 +181,11 @@ def check_before_spark(args, conf) -> None:
             settings.of(conf)
         except (ValueError, TypeError, KeyError) as exc:
             raise ConfigError(f"configuration: {exc}") from exc
+    from logalyzer.catalog import FORMATS
+
+    if (conf.get("lake") or {}).get("format", "auto") not in FORMATS:
+        raise ConfigError(f"setting 'lake.format' must be one of {', '.join(FORMATS)}, "
+                          f"got {conf['lake']['format']!r}")
     ingest = conf.get("ingest") or {}
     for fmt, what in ((ingest.get("format"), "setting 'ingest.format'"), (getattr(args, "fmt", None), "--format")):
         if fmt:
