@@ -90,7 +90,10 @@ def write_plan(fmt: str, mode: str, spec: dict, partition_values=None) -> WriteP
         if mode == "overwrite":
             # Delta: one atomic commit replaces every file, and overwriteSchema lets the new rows bring a
             # new schema (as a Parquet swap does); it is only allowed on such whole-table overwrites.
-            return WritePlan(fmt, "overwrite", {**options, "overwriteSchema": "true"}, parts)
+            # partitionOverwriteMode=static: Delta >= 2.0 honours a session-wide `dynamic` setting and
+            # then rejects overwriteSchema (DELTA_OVERWRITE_SCHEMA_WITH_DYNAMIC_PARTITION_OVERWRITE).
+            return WritePlan(fmt, "overwrite", {**options, "overwriteSchema": "true",
+                                                "partitionOverwriteMode": "static"}, parts)
         # Delta: replaceWhere replaces exactly the rows matching the predicate in one commit. Delta
         # rejects overwriteSchema together with replaceWhere or with dynamic partition overwrite
         # (DELTA_OVERWRITE_SCHEMA_WITH_DYNAMIC_PARTITION_OVERWRITE), so neither is sent; mergeSchema
