@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import socket
+import time
 import uuid
 
 from logalyzer.errors import LakeError, LakeLockedError
@@ -188,6 +189,9 @@ class LakeLock:
                                 stale.get("pid", "?"), stale.get("host", "?"))
                 return stale
             holder = self.holder()
+            if holder is not None and "pid" not in holder:
+                time.sleep(0.5)            # created a moment ago and not written yet, or cut short?
+                holder = self.holder()
             if holder is None:
                 continue   # released in between: try again
             if not self.is_stale(holder):
