@@ -157,8 +157,9 @@ def settle_killed(catalog, stale: dict, progress: Callable = print) -> None:
     details = {**(stale.get("details") or {}), "note": f"process {stale.get('pid')} on {stale.get('host')} ended "
                "without finishing the run; found by the next run on the lake"}
     record_run(catalog, run_id, stage, started, KILLED, counts, "", details)
-    progress(f"lake: the {stage} run {run_id} was killed before it finished (its lock was stale); "
-             + ("its unfinished writes were undone" if target else "recorded it as killed"))
+    removed = sum(v for v in counts.values() if isinstance(v, int))
+    progress(f"lake: the {stage} run {run_id} was killed before it finished (its lock was stale); recorded as "
+             f"killed" + (f", {removed:,} rows it had written removed" if removed else ""))
 
 
 @contextmanager
