@@ -14,7 +14,9 @@
     logalyzer tables                               # what the lake holds
     logalyzer doctor                               # check Java, Spark, configuration
 
-Exit codes: 0 success, 1 a stage failed (or --strict saw a corrupt file), 2 bad usage or input.
+Exit codes: 0 success; 1 failure (a stage failed, --strict saw a corrupt file, the lake cannot be
+written or another run holds it, or an internal error, shown with its traceback); 2 bad usage (an
+argument, setting, input path or format that cannot work). See logalyzer/errors.py.
 """
 from __future__ import annotations
 
@@ -157,8 +159,47 @@ def _context(args, app: str):
     if args.master:
         overrides.append(f"spark.master={args.master}")
     conf = load_config(args.conf_dir, overrides, env=args.env)
+    check_before_spark(args, conf)
     spark = build_spark(app, conf)
     return conf, spark, Catalog(spark, conf)
+
+
+def check_before_spark(args, conf) -> None:
+    """Every setting each stage will read, ``--format``, and the input paths: bad ones fail here, in a second."""
+    import glob
+    import os
+
+    from logalyzer.errors import ConfigError, UsageError
+    from logalyzer.ingest.layouts import resolve_layouts
+    from logalyzer.models.config import ModelsConfig
+    from logalyzer.publish.pipeline import PublishSettings
+    from logalyzer.sessions.config import SessionsConfig
+    from logalyzer.templates.settings import TemplateSettings
+
+    for settings in (TemplateSettings, SessionsConfig, ModelsConfig, PublishSettings):
+        try:
+            settings.of(conf)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ConfigError(f"configuration: {exc}") from exc
+    from logalyzer.catalog import FORMATS
+
+    if (conf.get("lake") or {}).get("format", "auto") not in FORMATS:
+        raise ConfigError(f"setting 'lake.format' must be one of {', '.join(FORMATS)}, "
+                          f"got {conf['lake']['format']!r}")
+    ingest = conf.get("ingest") or {}
+    for fmt, what in ((ingest.get("format"), "setting 'ingest.format'"), (getattr(args, "fmt", None), "--format")):
+        if fmt:
+            try:
+                resolve_layouts(fmt, ingest.get("formats") or {})
+            except (ValueError, KeyError, TypeError) as exc:
+                raise UsageError(f"{what}: {exc}") from exc
+    for attr, what in (("input", "input path"), ("file", "label file")):
+        path = getattr(args, attr, None)
+        if not path or "://" in path or path.startswith(("dbfs:", "file:")) or "{" in path:
+            continue    # a remote filesystem or a Hadoop {a,b} glob: checked by Spark's Hadoop client
+        found = glob.glob(path) if glob.has_magic(path) else ([path] if os.path.exists(path) else [])
+        if not found:
+            raise UsageError(f"{what} not found: {path}")
 
 
 def _print_counts(title: str, counts: dict) -> None:
@@ -177,10 +218,32 @@ def cmd_ingest(args, conf, spark, catalog) -> int:
 
     counts = run_ingest(spark, catalog, conf, args.input, fmt=args.fmt, strict=args.strict, progress=_progress)
     _print_counts("ingest summary", counts)
+    if not counts.get("files_found"):
+        print(f"warning: no log files under {args.input} (file names matching ingest.include "
+              f"{(conf.get('ingest') or {}).get('include', '*')!r}): nothing was loaded", file=sys.stderr)
     if counts.get("files_corrupt"):
         print(f"\n{counts['files_corrupt']} corrupt file(s) recorded in ingest_manifest "
               "(status=corrupt, with the error); their lines were not loaded.")
-    return 1 if counts["status"] != "succeeded" else 0
+    if counts["status"] != "succeeded":
+        return 1
+    known = corrupt_files_still_in_input(spark, catalog, conf, args.input) if args.strict else []
+    if known:
+        print(f"error: --strict: {len(known)} corrupt file(s) recorded by an earlier run are still in the input, "
+              f"e.g. {known[0]}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def corrupt_files_still_in_input(spark, catalog, conf, input_path: str) -> list[str]:
+    """Files of the input that the manifest records as corrupt, unchanged since (same path, size, mtime)."""
+    from pyspark.sql import functions as F
+
+    from logalyzer.ingest.files import list_files
+    from logalyzer.ingest.manifest import read_manifest
+
+    corrupt = read_manifest(catalog).where(F.col("status") == "corrupt").select("path", "size", "modified")
+    listed = list_files(spark, input_path, (conf.get("ingest") or {}).get("include", "*"))
+    return sorted(r.path for r in listed.join(corrupt, ["path", "size", "modified"], "left_semi").collect())
 
 
 def cmd_templates(args, conf, spark, catalog) -> int:
@@ -267,6 +330,13 @@ SAMPLE_DIR = "data/sample"
 
 
 def cmd_run(args, conf, spark, catalog) -> int:
+    from logalyzer.runlog import hold_lake
+
+    with hold_lake(catalog, "run", progress=_progress):   # one writer: no other run slips in between the stages
+        return _run_stages(args, conf, spark, catalog)
+
+
+def _run_stages(args, conf, spark, catalog) -> int:
     if not args.input:
         import os
 
@@ -279,6 +349,9 @@ def cmd_run(args, conf, spark, catalog) -> int:
     code = cmd_ingest(args, conf, spark, catalog)
     if code:
         return code
+    if not catalog.exists("log_lines"):
+        print("run: the lake holds no log lines yet; the other stages have nothing to do")
+        return 0
     args.full = False
     for stage in (cmd_templates, cmd_sessions):
         code = stage(args, conf, spark, catalog)
@@ -522,43 +595,62 @@ def main(argv=None) -> int:
     if not args.command:
         parser.print_help()
         return 2
-    _setup_logging(getattr(args, "verbose", False))
+    verbose = getattr(args, "verbose", False)
+    _setup_logging(verbose)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        code, message, known = _classify(exc)
+        if known:
+            print(f"error: {message}", file=sys.stderr)
+            if verbose:
+                import traceback
+
+                traceback.print_exc()
+        else:   # a bug, never "bad usage": the traceback is what a report needs
+            import traceback
+
+            traceback.print_exc()
+            print(f"error: internal error (a bug; the traceback above says where): {message}", file=sys.stderr)
+        return code
+
+
+def _classify(exc: BaseException) -> tuple[int, str, bool]:
+    """(exit code, one-line message, whether the message says it all) for an exception that ended a command."""
+    from logalyzer.catalog import TableNotFoundError
+    from logalyzer.errors import LogalyzerError
+    from logalyzer.ingest.files import InputNotFoundError
+    from logalyzer.models.labels import LabelFileError
+    from logalyzer.models.registry import RegistryError
+    from logalyzer.models.train import NotEnoughDataError
+    from logalyzer.publish.connection import PublishError
+    from logalyzer.spark import JavaNotFoundError
+
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, (LogalyzerError, PublishError)):
+        return exc.exit_code, text, True
+    if isinstance(exc, (InputNotFoundError, LabelFileError, TableNotFoundError)):
+        return 2, text, True     # the command needs another input, or a stage run first
+    if isinstance(exc, (RegistryError, JavaNotFoundError, NotEnoughDataError)):
+        return 1, text, True     # the environment or the data, not the command line
+    return 1, f"{type(exc).__name__}: {text.splitlines()[0]}", False
+
+
+def _dispatch(args) -> int:
     if args.command == "generate":
         from logalyzer import generate
 
         return generate.run(args)
     if args.command == "doctor":
         return cmd_doctor(args)
-
-    from logalyzer.catalog import TableNotFoundError
-    from logalyzer.ingest.files import InputNotFoundError
-    from logalyzer.models.registry import RegistryError
-    from logalyzer.publish.connection import PublishError
-    from logalyzer.spark import JavaNotFoundError
-
     if args.command == "db":
-        try:
-            return cmd_db(args)
-        except PublishError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return exc.exit_code
-
+        return cmd_db(args)
     started = time.time()
-    try:
-        conf, spark, catalog = _context(args, f"logalyzer-{args.command}")
-        code = COMMANDS[args.command](args, conf, spark, catalog)
-    except (InputNotFoundError, FileNotFoundError, JavaNotFoundError, ValueError, KeyError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except TableNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except RegistryError as exc:   # the MLflow store or a model in it: a failure, not bad usage
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except PublishError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    conf, spark, catalog = _context(args, f"logalyzer-{args.command}")
+    code = COMMANDS[args.command](args, conf, spark, catalog)
     log.info("%s finished in %.1f s", args.command, time.time() - started)
     return code
 

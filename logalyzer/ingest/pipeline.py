@@ -17,7 +17,7 @@ from logalyzer.ingest.files import check_files, list_files
 from logalyzer.ingest.manifest import MANIFEST_COLUMNS, MANIFEST_SCHEMA, loaded_hashes, read_manifest, unseen_files
 from logalyzer.ingest.parse import (QUARANTINE_REASONS, file_facts, one_partition_per_file, parse_lines, read_lines,
                                     with_file_facts)
-from logalyzer.runlog import new_run_id, record_run, utcnow
+from logalyzer.runlog import begin_run, record_run
 
 log = logging.getLogger(__name__)
 
@@ -76,39 +76,41 @@ def quarantine_rows(parsed: DataFrame) -> DataFrame:
 
 # -- load ----------------------------------------------------------------------------------------
 RUNNING, ROLLED_BACK = "running", "rolled_back"
-FINAL = ("succeeded", "failed_strict", ROLLED_BACK)
+FINAL = ("succeeded", "failed_strict", "killed", ROLLED_BACK)
+
+
+def roll_back_run(catalog, run_id: str, progress=print) -> dict:
+    """Remove what ingest run ``run_id`` wrote unless it committed (its manifest rows are the commit point).
+
+    Only ingest's own tables: stages downstream clean up their own work. Says so only when rows went.
+    """
+    if read_manifest(catalog).where(F.col("run_id") == run_id).limit(1).count():
+        return {}
+    removed = {t: catalog.delete(t, f"run_id = '{run_id}'") for t in ("log_lines", "quarantine")}
+    if any(removed.values()):
+        progress(f"rolled back unfinished ingest run {run_id}: removed {removed['log_lines']:,} log_lines "
+                 f"and {removed['quarantine']:,} quarantine rows; its files load again now")
+    return {f"rows_removed_{t}": n for t, n in removed.items()}
 
 
 def roll_back_unfinished(catalog, progress=print) -> list[str]:
-    """Remove the rows of earlier ingest runs that wrote lines but never recorded their files.
+    """Roll back ingest runs that a lake written by earlier versions shows as only ``running``.
 
-    The manifest append is a load's commit point: a run that died or failed after writing
-    ``log_lines`` but before its manifest rows would otherwise have its files loaded again (twice
-    the rows). Such runs are found through ``run_log`` (a ``running`` row with no final status);
-    their rows leave ``log_lines``, ``quarantine`` and ``events`` and the run is marked ``rolled_back``.
-    A run whose manifest rows exist was complete and is left alone. Assumes one ingest at a time per
-    lake (as the manifest's idempotency does).
+    Runs now end with one final row (runlog.stage_run): a failed run undoes its own writes and a
+    killed one is cleaned up by whoever takes its stale lock over, so this finds only older runs.
     """
     if not catalog.exists("run_log"):
         return []
     runs = (catalog.read("run_log").where(F.col("stage") == "ingest").groupBy("run_id")
             .agg(F.collect_set("status").alias("statuses"), F.min("started_at").alias("started_at"),
                  F.max("input").alias("input")))
-    open_runs = [r for r in runs.where(~F.arrays_overlap("statuses", F.array(*map(F.lit, FINAL)))).collect()]
-    if not open_runs:
-        return []
-    committed = {r.run_id for r in read_manifest(catalog).where(F.col("run_id").isin([r.run_id for r in open_runs]))
-                 .select("run_id").distinct().collect()}
+    # older versions wrote `running` first, then `failed` without undoing anything
+    open_runs = [r for r in runs.where(F.array_contains("statuses", RUNNING)
+                                       & ~F.arrays_overlap("statuses", F.array(*map(F.lit, FINAL)))).collect()]
     rolled = []
     for run in open_runs:
-        if run.run_id in committed:
-            continue
-        # events too: a templates run in between may have templated the lines being removed
-        removed = {t: catalog.delete(t, f"run_id = '{run.run_id}'") for t in ("log_lines", "quarantine", "events")}
-        progress(f"rolled back unfinished ingest run {run.run_id}: removed {removed['log_lines']:,} log_lines "
-                 f"and {removed['quarantine']:,} quarantine rows; its files load again now")
-        record_run(catalog, run.run_id, "ingest", run.started_at, ROLLED_BACK,
-                   {f"rows_removed_{t}": n for t, n in removed.items()}, run.input)
+        removed = roll_back_run(catalog, run.run_id, progress)
+        record_run(catalog, run.run_id, "ingest", run.started_at, ROLLED_BACK, removed, run.input)
         rolled.append(run.run_id)
     return rolled
 
@@ -117,14 +119,13 @@ def run_ingest(spark: SparkSession, catalog, conf: dict, input_path: str, fmt=No
                progress=print) -> dict:
     """Ingest every log file under ``input_path``; returns the counts (also stored in ``run_log``)."""
     ingest_conf = conf.get("ingest") or {}
-    run_id = new_run_id("ingest")
-    started = utcnow()
+    run = begin_run(catalog, "ingest", input_path, progress)    # the lake's lock; one row in run_log
+    run_id, started = run.run_id, run.started_at
     status = "failed"
     counts: Counter = Counter()
-    roll_back_unfinished(catalog, progress)
-    # On record before anything is written, so a run killed mid-way is found and rolled back next time.
-    record_run(catalog, run_id, "ingest", started, RUNNING, {}, input_path)
     try:
+        roll_back_unfinished(catalog, progress)
+        run.on_failure(lambda: roll_back_run(catalog, run_id, progress))
         total, checks = plan_files(spark, catalog, ingest_conf, input_path, run_id, progress)
         counts["files_found"] = total
         counts["files_skipped_known"] = total - len(checks)
@@ -152,7 +153,7 @@ def run_ingest(spark: SparkSession, catalog, conf: dict, input_path: str, fmt=No
         status = "succeeded" if not (strict and counts["files_corrupt"]) else "failed_strict"
         return {"run_id": run_id, "status": status, **counts}
     finally:
-        record_run(catalog, run_id, "ingest", started, status, counts, input_path)
+        run.finish(status, counts)
 
 
 def _load_lines(spark, catalog, ingest_conf, fmt, run_id, files, counts, progress) -> dict:

@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 from logalyzer.models.config import ModelsConfig
 from logalyzer.models.labels import unit_truth
 from logalyzer.models.units import read_units, unit_table
-from logalyzer.runlog import new_run_id, record_run, utcnow
+from logalyzer.runlog import begin_run
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,9 @@ def run_evaluate(spark: SparkSession, catalog, conf: dict, progress: Callable = 
     """Precision, recall and F1 of the scores on record, per unit kind; logged to MLflow."""
     cfg = ModelsConfig.of(conf)
     kinds = tuple(unit_kinds or cfg.units)
-    run_id = new_run_id("evaluate")
-    started = utcnow()
     status, results = "failed", {}
+    run = begin_run(catalog, "evaluate", ",".join(kinds), progress)   # the lake's lock; one row in run_log
+    run_id = run.run_id
     try:
         labels = catalog.read("labels")
         scores_all = catalog.read("anomaly_scores")
@@ -93,7 +93,7 @@ def run_evaluate(spark: SparkSession, catalog, conf: dict, progress: Callable = 
     finally:
         flat = {f"{k}_{n}_{m}": v for k, r in results.items() for n, d in r.items() if isinstance(d, dict)
                 for m, v in d.items() if m in ("tp", "fp", "fn", "tn")}
-        record_run(catalog, run_id, "evaluate", started, status, flat, ",".join(kinds), {"results": results})
+        run.finish(status, flat, {"results": results})
 
 
 def _log(cfg: ModelsConfig, results: dict, run_id: str) -> None:

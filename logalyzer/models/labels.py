@@ -73,6 +73,14 @@ def read_label_file(spark: SparkSession, path: str, unit_kind: str | None = None
 
 def load_labels(spark: SparkSession, catalog, path: str, unit_kind: str | None = None) -> int:
     """Put the labels of ``path`` into ``labels``, replacing what an earlier load of the same file put there."""
+    from logalyzer.runlog import stage_run
+
+    with stage_run(catalog, "labels", path) as run:      # the lake's lock; one row in run_log
+        run.counts = {"labels": _load_labels(spark, catalog, path, unit_kind)}
+        return run.counts["labels"]
+
+
+def _load_labels(spark: SparkSession, catalog, path: str, unit_kind: str | None) -> int:
     rows = read_label_file(spark, path, unit_kind).persist()
     try:
         n = rows.count()

@@ -25,7 +25,7 @@ from logalyzer.models.config import ModelsConfig
 from logalyzer.models.features import model_input
 from logalyzer.models.scoring import arrow_batches, score_units
 from logalyzer.models.units import read_units, template_aliases, unit_table
-from logalyzer.runlog import new_run_id, record_run, utcnow
+from logalyzer.runlog import begin_run, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,8 @@ RUNNING = "running"
 
 
 def unfinished_dates(catalog) -> list[str]:
-    """Dates of score runs since the last successful one that started writing but did not succeed.
+    """Dates of score runs since the last successful one that started writing but did not succeed (failed,
+    killed, or `running` on a lake written by an older version).
 
     Their ``anomalies_consolidated`` may not match their scores: the next run scores them again
     (a successful run always covers them, so older failures are settled).
@@ -86,7 +87,8 @@ def unfinished_dates(catalog) -> list[str]:
     done = {r["run_id"] for r in rows if r["status"] == "succeeded"}
     dates: set = set()
     for r in rows:
-        if r["status"] == RUNNING and r["run_id"] not in done and (last_ok is None or r["started_at"] > last_ok):
+        unfinished = r["status"] in (RUNNING, "failed", "killed") and r["run_id"] not in done
+        if unfinished and (last_ok is None or r["started_at"] > last_ok):
             dates.update(json.loads(r["details"] or "{}").get("dates") or [])
     return sorted(dates)
 
@@ -131,10 +133,10 @@ def run_score(spark: SparkSession, catalog, conf: dict, progress: Callable = pri
     cfg = ModelsConfig.of(conf)
     kinds = tuple(unit_kinds or cfg.units)
     detectors = cfg.detectors
-    run_id = new_run_id("score")
-    started = utcnow()
     status, counts, details = "failed", {}, {}
     models = load_models(cfg, kinds, detectors, cfg.score_alias)    # before any work: a missing model fails fast
+    run = begin_run(catalog, "score", ",".join(kinds), progress)      # the lake's lock; one row in run_log
+    run_id = run.run_id
     try:
         for kind in kinds:
             if not catalog.exists(unit_table(kind)):
@@ -181,8 +183,9 @@ def run_score(spark: SparkSession, catalog, conf: dict, progress: Callable = pri
             new = new.unionByName(p)
         redone = spark.createDataFrame([(k, d, day) for k, todo in plan for d in detectors for day in todo],
                                        "unit_kind string, detector string, _day string")
-        # on record before the first write: a run that dies between the two tables is redone next time
-        record_run(catalog, run_id, "score", started, RUNNING, {}, ",".join(kinds), {"dates": touched})
+        # on record before the first write (in the lock file too): a run that fails or dies between the
+        # two tables is redone next time
+        run.note(dates=touched)
         with arrow_batches(spark, cfg.batch_units):
             if scored_before is not None:
                 old = scored_before.where(F.col("date").isin(touched))
@@ -211,4 +214,4 @@ def run_score(spark: SparkSession, catalog, conf: dict, progress: Callable = pri
         return {"run_id": run_id, "status": status, **counts,
                 "models": {f"{k}/{d}": f"{n}/{v}" for (k, d), (_, n, v) in models.items()}}
     finally:
-        record_run(catalog, run_id, "score", started, status, counts, ",".join(kinds), details)
+        run.finish(status, counts, details)

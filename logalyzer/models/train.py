@@ -34,7 +34,7 @@ from logalyzer.models.features import Featurizer, build_vocabulary, model_input
 from logalyzer.models.scoring import arrow_batches, score_units
 from logalyzer.models.training import epochs_for, fit, petastorm_rows, pick_device, seed_everything
 from logalyzer.models.units import is_validation, metric_columns, template_aliases, to_units, unit_table
-from logalyzer.runlog import new_run_id, record_run, utcnow
+from logalyzer.runlog import begin_run
 
 log = logging.getLogger(__name__)
 
@@ -233,11 +233,11 @@ def run_train(spark: SparkSession, catalog, conf: dict, progress: Callable = pri
     cfg = ModelsConfig.of(conf)
     kinds = tuple(unit_kinds or cfg.units)
     dets = tuple(detectors or cfg.detectors)
-    run_id = new_run_id("train")
-    started = utcnow()
     status, results = "failed", []
     client = registry.configure(cfg)          # before any Spark job: an unreachable store fails fast
     device = pick_device(cfg.device)
+    run = begin_run(catalog, "train", ",".join(kinds), progress)   # the lake's lock; one row in run_log
+    run_id = run.run_id
     try:
         aliases = template_aliases(catalog)
         templates = catalog.read("templates") if catalog.exists("templates") else None
@@ -275,5 +275,4 @@ def run_train(spark: SparkSession, catalog, conf: dict, progress: Callable = pri
         status = "succeeded"
         return {"run_id": run_id, "status": status, "models": results}
     finally:
-        record_run(catalog, run_id, "train", started, status, {"models_registered": len(results)},
-                   ",".join(kinds), {"models": results})
+        run.finish(status, {"models_registered": len(results)}, {"models": results})

@@ -329,17 +329,22 @@ def run_publish(spark: SparkSession, catalog, conf: dict, tables=None, full: boo
 
     Applies pending migrations first. Returns counts per table. Raises PublishError on failure.
     """
-    from logalyzer.runlog import new_run_id, utcnow
+    from logalyzer.runlog import begin_run
 
     settings = PublishSettings.of(conf)
     if target is None:
         target = resolve_target(conf, progress)
     writer = writer or make_writer(settings)
     chosen = select_tables(tables or settings.tables or None)
-    run_id, started = new_run_id("publish"), utcnow()
     counts: dict = {}
     rows: dict = {}
-    conn = connect(target)
+    run = begin_run(catalog, "publish", target.describe(), progress)   # the lake's lock; one row in run_log
+    run_id = run.run_id
+    try:
+        conn = connect(target)
+    except BaseException:
+        _record(run, "failed", rows, counts, target)
+        raise
     try:
         upgrade(conn, target.schema, progress=progress)
         progress(f"publish: into {target.describe()} schema {target.schema} ({writer.label} writer)")
@@ -351,22 +356,19 @@ def run_publish(spark: SparkSession, catalog, conf: dict, tables=None, full: boo
             if result["status"] == "published":
                 rows[f"{table.name}_rows"] = result["rows"]
     except PublishError:
-        _record(catalog, run_id, started, "failed", rows, counts, target)
+        _record(run, "failed", rows, counts, target)
         raise
     except Exception as exc:   # a driver error: one line, never the password
-        _record(catalog, run_id, started, "failed", rows, counts, target)
+        _record(run, "failed", rows, counts, target)
         raise PublishError(f"publish failed: {target.redact(one_line(exc))[:600]}") from None
     finally:
         conn.close()
-    _record(catalog, run_id, started, "succeeded", rows, counts, target)
+    _record(run, "succeeded", rows, counts, target)
     return counts
 
 
-def _record(catalog, run_id, started, status, rows, counts, target) -> None:
-    from logalyzer.runlog import record_run
-
+def _record(run, status, rows, counts, target) -> None:
     try:
-        record_run(catalog, run_id, "publish", started, status, rows, input_desc=target.describe(),
-                   details={"tables": counts, "schema": target.schema})
+        run.finish(status, rows, {"tables": counts, "schema": target.schema})
     except Exception:   # the run log must not hide the publish outcome
         pass

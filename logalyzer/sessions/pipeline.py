@@ -129,7 +129,17 @@ def _write(catalog, name: str, df: DataFrame, dates: list | None, by: str | None
 
 
 def run_sessions(spark: SparkSession, catalog, conf: dict, progress: Callable = print, dates=None) -> dict:
-    """Run the stage; ``dates`` (or ``sessions.dates``) makes it incremental. Returns counts."""
+    """Run the stage; ``dates`` (or ``sessions.dates``) makes it incremental. Returns counts (also in ``run_log``)."""
+    from logalyzer.runlog import stage_run
+
+    with stage_run(catalog, "sessions", "events", progress) as run:   # the lake's lock; one row in run_log
+        counts = _build_sessions(spark, catalog, conf, progress, dates)
+        run.counts = {k: v for k, v in counts.items() if k != "event_sequences"}
+        run.details = {k: counts[k] for k in ("mode", "dates", "event_sequences") if k in counts}
+        return counts
+
+
+def _build_sessions(spark: SparkSession, catalog, conf: dict, progress: Callable, dates) -> dict:
     cfg = SessionsConfig.of(conf)
     dates = dates if dates is not None else cfg.dates
     plan = plan_dates(dates, cfg) if dates else None

@@ -23,7 +23,7 @@ from collections import Counter
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from logalyzer.runlog import new_run_id, record_run, utcnow
+from logalyzer.runlog import begin_run, utcnow
 from logalyzer.templates.ids import UNPARSED_TEMPLATE, template_id
 from logalyzer.templates.masking import digit_blind, mask_stages, masks_by_format
 from logalyzer.templates.mining import mine_distinct
@@ -169,8 +169,8 @@ def assign_templates(keyed: DataFrame, keymap: DataFrame, templates: DataFrame, 
 def run_templates(spark: SparkSession, catalog, conf: dict, full: bool = False, progress=print) -> dict:
     """Template every new ``log_lines`` row into ``events``; returns the counts (also in ``run_log``)."""
     settings = TemplateSettings.of(conf)
-    run_id = new_run_id("templates")
-    started = utcnow()
+    run = begin_run(catalog, "templates", "log_lines", progress)   # the lake's lock; one row in run_log
+    run_id = run.run_id
     counts: Counter = Counter()
     status = "failed"
     cached: list = []
@@ -240,4 +240,4 @@ def run_templates(spark: SparkSession, catalog, conf: dict, full: bool = False, 
     finally:
         for df in cached:
             df.unpersist()
-        record_run(catalog, run_id, "templates", started, status, counts, "log_lines")
+        run.finish(status, counts)
