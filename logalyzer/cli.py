@@ -57,7 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="folder, file or glob: data/fleet, 's3a://bucket/logs/2026-11-*'")
     p.add_argument("--format", dest="fmt",
                    help="preset (logcat, log4j, iso, syslog) or a layout like '<Date> <Time> <Level>: <Content>'")
-    p.add_argument("--strict", action="store_true", help="exit 1 when any input file is corrupt")
+    p.add_argument("--timestamp-format", metavar="PATTERN",
+                   help="Java DateTimeFormatter pattern of the layout's time fields, e.g. 'yyyyMMdd-HH:mm:ss:SSS' "
+                        "(default: the preset's, else common forms are detected)")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 when any input file is corrupt or the summary warns (a file loaded no line, "
+                        "more than ingest.warn_share of the lines quarantined or rescued)")
     _common(p)
 
     p = sub.add_parser("templates", help="mine Drain templates: log_lines -> events")
@@ -175,11 +180,15 @@ def _progress(msg: str) -> None:
 def cmd_ingest(args, conf, spark, catalog) -> int:
     from logalyzer.ingest import run_ingest
 
-    counts = run_ingest(spark, catalog, conf, args.input, fmt=args.fmt, strict=args.strict, progress=_progress)
+    counts = run_ingest(spark, catalog, conf, args.input, fmt=args.fmt, strict=args.strict, progress=_progress,
+                        timestamp_format=getattr(args, "timestamp_format", None))
+    warnings = counts.pop("warnings", [])
     _print_counts("ingest summary", counts)
     if counts.get("files_corrupt"):
         print(f"\n{counts['files_corrupt']} corrupt file(s) recorded in ingest_manifest "
               "(status=corrupt, with the error); their lines were not loaded.")
+    if warnings:
+        print("\nwarning: " + "\nwarning: ".join(warnings))
     return 1 if counts["status"] != "succeeded" else 0
 
 
