@@ -288,6 +288,11 @@ def cmd_run(args, conf, spark, catalog) -> int:
     code = cmd_ingest(args, conf, spark, catalog)
     if code:
         return code
+    from logalyzer.stage_input import upstream_is_empty
+
+    if not catalog.exists("log_lines") or upstream_is_empty(catalog, "log_lines"):
+        print("\nlog_lines holds no rows yet: nothing to do for templates, sessions, models and publish")
+        return 0
     args.full = False
     for stage in (cmd_templates, cmd_sessions):
         code = stage(args, conf, spark, catalog)

@@ -119,10 +119,10 @@ def test_a_touched_file_is_already_known_not_a_duplicate_of_itself(spark, catalo
 # -- issue 10 item 2: timestamps ----------------------------------------------------------------------------
 @pytest.mark.parametrize("layout,line,file_name,expected", [
     # compact date-time (HealthApp)
-    ("<Time>|<Component>|<Pid>|<Content>", "20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged 3579",
+    (r"<Time>\|<Component>\|<Pid>\|<Content>", "20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged 3579",
      "health.log", "2017-12-23 22:15:29.606000"),
     # month.day without a year (Proxifier): the year of the date in the file's path
-    ("[<Time>] <Program> - <Content>", "[10.30 16:49:06] chrome.exe - proxy.example.org:5070 open through proxy",
+    (r"\[<Time>\] <Program> - <Content>", "[10.30 16:49:06] chrome.exe - proxy.example.org:5070 open through proxy",
      "proxifier_2016-11-02.log", "2016-10-30 16:49:06"),
 ])
 def test_detected_timestamp_forms(spark, catalog, conf, tmp_path, layout, line, file_name, expected):
@@ -138,7 +138,7 @@ def test_a_year_less_time_without_a_path_date_takes_the_files_modification_year(
     path = tmp_path / "in" / "proxifier.log"
     path.write_text("[10.30 16:49:06] chrome.exe - open through proxy\n")
     os.utime(path, (1_500_000_000, 1_500_000_000))            # 2017-07-14
-    ingest(spark, catalog, conf, tmp_path / "in", fmt="[<Time>] <Program> - <Content>")
+    ingest(spark, catalog, conf, tmp_path / "in", fmt=r"\[<Time>\] <Program> - <Content>")
     assert str(catalog.read("log_lines").collect()[0].ts) == "2017-10-30 16:49:06"
 
 
