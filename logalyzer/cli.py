@@ -59,7 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="folder, file or glob: data/fleet, 's3a://bucket/logs/2026-11-*'")
     p.add_argument("--format", dest="fmt",
                    help="preset (logcat, log4j, iso, syslog) or a layout like '<Date> <Time> <Level>: <Content>'")
-    p.add_argument("--strict", action="store_true", help="exit 1 when any input file is corrupt")
+    p.add_argument("--timestamp-format", metavar="PATTERN",
+                   help="Java DateTimeFormatter pattern of the layout's time fields, e.g. 'yyyyMMdd-HH:mm:ss:SSS' "
+                        "(default: the preset's, else common forms are detected)")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 when any input file is corrupt or the summary warns (a file loaded no line, "
+                        "more than ingest.warn_share of the lines quarantined or rescued)")
     _common(p)
 
     p = sub.add_parser("templates", help="mine Drain templates: log_lines -> events")
@@ -216,7 +221,9 @@ def _progress(msg: str) -> None:
 def cmd_ingest(args, conf, spark, catalog) -> int:
     from logalyzer.ingest import run_ingest
 
-    counts = run_ingest(spark, catalog, conf, args.input, fmt=args.fmt, strict=args.strict, progress=_progress)
+    counts = run_ingest(spark, catalog, conf, args.input, fmt=args.fmt, strict=args.strict, progress=_progress,
+                        timestamp_format=getattr(args, "timestamp_format", None))
+    warnings = counts.pop("warnings", [])
     _print_counts("ingest summary", counts)
     if not counts.get("files_found"):
         print(f"warning: no log files under {args.input} (file names matching ingest.include "
@@ -224,6 +231,8 @@ def cmd_ingest(args, conf, spark, catalog) -> int:
     if counts.get("files_corrupt"):
         print(f"\n{counts['files_corrupt']} corrupt file(s) recorded in ingest_manifest "
               "(status=corrupt, with the error); their lines were not loaded.")
+    if warnings:
+        print("\nwarning: " + "\nwarning: ".join(warnings))
     if counts["status"] != "succeeded":
         return 1
     known = corrupt_files_still_in_input(spark, catalog, conf, args.input) if args.strict else []
@@ -349,8 +358,10 @@ def _run_stages(args, conf, spark, catalog) -> int:
     code = cmd_ingest(args, conf, spark, catalog)
     if code:
         return code
-    if not catalog.exists("log_lines"):
-        print("run: the lake holds no log lines yet; the other stages have nothing to do")
+    from logalyzer.stage_input import upstream_is_empty
+
+    if not catalog.exists("log_lines") or upstream_is_empty(catalog, "log_lines"):
+        print("\nlog_lines holds no rows yet: nothing to do for templates, sessions, models and publish")
         return 0
     args.full = False
     for stage in (cmd_templates, cmd_sessions):

@@ -61,6 +61,16 @@ def device_id(index: int) -> str:
     return "R%010d" % (index + 1)
 
 
+def first_device_for(out_dir: str) -> int:
+    """The `generate` command's first device number for an output folder: one of 98,999 blocks of
+    100,000 ids picked by the folder's path, never block 0 (ids from 1, the library default, which
+    `logalyzer run` uses for its sample). Two outputs ingested into one lake (`run`'s sample, then
+    `generate --out data/fleet`) so hold different devices instead of the same ids logging twice."""
+    key = os.path.normpath(out_dir)
+    block = 1 + int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") % 98_999
+    return block * 100_000 + 1
+
+
 # --------------------------------------------------------------------------------------------
 # Static vocabulary
 # --------------------------------------------------------------------------------------------
@@ -1278,14 +1288,19 @@ def _device_day(task):
 def generate_fleet(out_dir: str, devices: int = 10, days: int = 1, seed: int = 42,
                    lines_per_device_day: int = 5000, start_date: str = "2026-11-20",
                    bad_input: bool = True, files_per_day: int = 2, workers: int | None = None,
-                   anomaly_rate: float = ANOMALY_RATE) -> dict:
+                   anomaly_rate: float = ANOMALY_RATE, first_device: int = 1) -> dict:
     """Write a synthetic fleet under out_dir and return a summary dict (see docs/var_format.md).
+
+    `first_device`: number of the first device (R0000000001 is 1); a device's lines depend on its
+    number, so fleets with disjoint numbers never share a device or a file.
 
     `workers`: processes to use (None: automatic, 1: in this process); the output does not depend on it.
     `anomaly_rate`: share of device-days with one injected anomaly (0: a clean fleet, e.g. to train on).
     """
     if devices < 1 or days < 1:
         raise ValueError("devices and days must be >= 1")
+    if not 1 <= first_device <= 10 ** 10 - devices:
+        raise ValueError("first_device must be >= 1 and leave room for the devices in 10 digits")
     if not 1 <= files_per_day <= 90:
         raise ValueError("files_per_day must be in 1..90")
     if lines_per_device_day < 10 * files_per_day:
@@ -1323,7 +1338,7 @@ def generate_fleet(out_dir: str, devices: int = 10, days: int = 1, seed: int = 4
     for dev in range(devices):
         for day in range(days):
             i = dev * days + day
-            tasks.append((out_dir, seed, dev, day, lines_per_device_day, start.isoformat(), files_per_day,
+            tasks.append((out_dir, seed, first_device - 1 + dev, day, lines_per_device_day, start.isoformat(), files_per_day,
                           anomaly.get(i), inject.get(i, {}),
                           plain % files_per_day if plain is not None and plain // files_per_day == i else None,
                           i == corrupt, i == empty))
@@ -1385,6 +1400,9 @@ def add_arguments(parser):
     parser.add_argument("--devices", type=int, default=10, help="number of set-top boxes (default 10)")
     parser.add_argument("--days", type=int, default=1, help="days per device (default 1)")
     parser.add_argument("--seed", type=int, default=42, help="random seed; same arguments => same bytes")
+    parser.add_argument("--first-device", type=int, default=None, metavar="N",
+                        help="number of the first device id (R0000000001 is 1); default: a block of ids picked "
+                             "by --out, so different outputs never share device ids")
     parser.add_argument("--lines-per-device-day", type=int, default=5000, help="log lines per device-day")
     parser.add_argument("--start-date", default="2026-11-20", help="first day, YYYY-MM-DD (UTC)")
     parser.add_argument("--no-bad-input", action="store_true",
@@ -1399,7 +1417,8 @@ def add_arguments(parser):
 def run(args) -> int:
     """`logalyzer generate`: generate the fleet and print a summary."""
     t0 = time.perf_counter()
-    s = generate_fleet(args.out, devices=args.devices, days=args.days, seed=args.seed,
+    first = args.first_device if args.first_device is not None else first_device_for(args.out)
+    s = generate_fleet(args.out, devices=args.devices, days=args.days, seed=args.seed, first_device=first,
                        lines_per_device_day=args.lines_per_device_day, start_date=args.start_date,
                        bad_input=not args.no_bad_input, files_per_day=args.files_per_day,
                        anomaly_rate=args.anomaly_rate)

@@ -138,15 +138,17 @@ def test_bad_lines_go_to_quarantine_with_bytes_preserved(spark, catalog, conf, t
     write_gz(tmp_path / "in" / f"{DEV}_20261120_00.log.gz", lines, raw_tail=bad_utf8)
     counts = ingest(spark, catalog, conf, tmp_path / "in")
     assert counts["lines_read"] == 7 and counts["lines_loaded"] == 2 and counts["lines_blank"] == 1
-    assert counts["lines_no_format_match"] == 1 and counts["lines_bad_timestamp"] == 1
+    assert counts["lines_no_format_match"] == 1 and counts["lines_rescued"] == 1
     assert counts["lines_too_long"] == 1 and counts["lines_invalid_utf8"] == 1
     q = {r.reason: r for r in catalog.read("quarantine").collect()}
-    assert set(q) == {"no_format_match", "bad_timestamp", "too_long", "invalid_utf8"}
+    assert set(q) == {"no_format_match", "too_long", "invalid_utf8"}   # an unreadable time is kept, not quarantined
+    rescued = catalog.read("log_lines").where("rescued_data IS NOT NULL").collect()
+    assert [(r.line_no, r.ts, r.rescued_data) for r in rescued] == [(3, None, lines[2])]
     assert bytes(q["invalid_utf8"].raw) == bad_utf8.rstrip(b"\n")
     assert q["invalid_utf8"].line_no == 7 and q["no_format_match"].line_no == 2
     assert q["too_long"].raw_text.endswith("x" * 300) and q["too_long"].device_id == DEV
     m = catalog.read("ingest_manifest").collect()[0]
-    assert (m.lines, m.loaded, m.quarantined, m.blank) == (7, 2, 4, 1)
+    assert (m.lines, m.loaded, m.quarantined, m.blank) == (7, 3, 3, 1)
 
 
 @pytest.mark.parametrize("layout,line,expected", [

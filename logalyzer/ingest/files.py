@@ -1,7 +1,8 @@
 """Input files: find them (any Hadoop filesystem), then check each one before its lines are read.
 
 The check runs on the executors, one file per row: sha256 of the bytes (idempotent loads key on
-it), size, and a full gzip decompression that counts lines and catches corrupt or truncated
+it), size, the sha256 of the part already loaded when the path was loaded before at a smaller
+size (a growing plain log: only its new lines load), and a full gzip decompression that counts lines and catches corrupt or truncated
 archives, which Spark's text reader would otherwise turn into a failed job. Only per-file facts
 reach the driver, never lines.
 """
@@ -16,7 +17,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 FILE_CHECK_SCHEMA = ("path string, size long, modified timestamp, content_hash string, "
-                     "lines long, status string, error string")
+                     "lines long, status string, error string, prefix_hash string, prefix_complete boolean")
+_CHECK_COLUMNS = [c.strip().split(" ")[0] for c in FILE_CHECK_SCHEMA.split(",")]
 # Decompressed in bounded chunks, so a file's text never sits in memory whole. Its compressed bytes
 # do, on one executor (Spark's binaryFile reader; at most spark.sql.sources.binaryFile.maxLength,
 # 2 GB by default): fine for device logs, which are rotated far below that.
@@ -94,10 +96,19 @@ def _count_gzip_lines(data: bytes) -> tuple[int, str | None]:
     return lines + (0 if last == b"\n" else 1), None
 
 
-def check_file(path: str, content: bytes) -> dict:
+def check_file(path: str, content: bytes, known_size: int | None = None) -> dict:
+    """Facts of one file; ``known_size``: the size of this path's last loaded version, if any.
+
+    When the file is now larger, ``prefix_hash`` is the sha256 of its first ``known_size`` bytes
+    (equal to the old content hash: lines were appended) and ``prefix_complete`` whether that part
+    ended with a newline (else its last line was loaded before it was finished).
+    """
     size = len(content)
     out = {"path": path, "size": size, "content_hash": hashlib.sha256(content).hexdigest(),
-           "lines": 0, "status": "new", "error": None}
+           "lines": 0, "status": "new", "error": None, "prefix_hash": None, "prefix_complete": None}
+    if known_size and 0 < known_size < size:
+        out["prefix_hash"] = hashlib.sha256(memoryview(content)[:known_size]).hexdigest()
+        out["prefix_complete"] = content[known_size - 1:known_size] == b"\n"
     is_gz = content[:2] == b"\x1f\x8b"
     named_gz = path.endswith(".gz")
     if size == 0:
@@ -117,21 +128,24 @@ def check_file(path: str, content: bytes) -> dict:
     return out
 
 
-def _check_batches(batches):
-    for pdf in batches:
-        rows = []
-        for path, modified, content in zip(pdf["path"], pdf["modified"], pdf["content"]):
-            row = check_file(path, bytes(content))
-            row["modified"] = modified
-            rows.append(row)
-        yield pd.DataFrame(rows, columns=["path", "size", "modified", "content_hash", "lines", "status", "error"])
+def _check_batches(known_sizes: dict):
+    def check(batches):
+        for pdf in batches:
+            rows = []
+            for path, modified, content in zip(pdf["path"], pdf["modified"], pdf["content"]):
+                row = check_file(path, bytes(content), known_sizes.get(path))
+                row["modified"] = modified
+                rows.append(row)
+            yield pd.DataFrame(rows, columns=_CHECK_COLUMNS)
+    return check
 
 
-def check_files(spark: SparkSession, files: list[tuple]) -> list[dict]:
+def check_files(spark: SparkSession, files: list[tuple], known_sizes: dict | None = None) -> list[dict]:
     """Per file: size, sha256, line count, and status new | empty | corrupt (with its error).
 
-    ``files`` holds (path, size, modified) from ``list_files``. Returns one small dict per file (the driver already holds the file list, as Spark's own file
-    index does); the file bytes stay on the executors.
+    ``files`` holds (path, size, modified) from ``list_files``; ``known_sizes`` the size of each
+    path's last loaded version (see ``check_file``). Returns one small dict per file (the driver
+    already holds the file list, as Spark's own file index does); the file bytes stay on the executors.
     """
     # Spark's file scans skip zero-length files, so those are recorded without being read.
     empty = [{**check_file(path, b""), "modified": modified} for path, size, modified in files if size == 0]
@@ -144,6 +158,7 @@ def check_files(spark: SparkSession, files: list[tuple]) -> list[dict]:
     try:
         df = (spark.read.format("binaryFile").load(paths)
                  .select("path", F.col("modificationTime").alias("modified"), "content"))
-        return empty + [row.asDict() for row in df.mapInPandas(_check_batches, FILE_CHECK_SCHEMA).collect()]
+        checked = df.mapInPandas(_check_batches(known_sizes or {}), FILE_CHECK_SCHEMA)
+        return empty + [row.asDict() for row in checked.collect()]
     finally:
         spark.conf.set(key, previous)

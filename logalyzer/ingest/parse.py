@@ -1,12 +1,14 @@
-"""Lines → parsed columns, Spark-native: one regex per layout, no Python UDF on this path.
+r"""Lines → parsed columns, Spark-native: one regex per layout, no Python UDF on this path.
 
 Each layout is applied with a single ``regexp_replace`` that rewrites a matching line's header
 into its fields, each after a separator (then one ``split``), so a line costs one regex match
 however many fields the layout has; the message, the last field, is left as it is. Lines are read
 one file per task, which gives exact per-file line numbers from ``monotonically_increasing_id``
-without a shuffle. Every line gets an ``outcome``: ``loaded``,
-``blank``, or the quarantine reason (``too_long``, ``invalid_utf8``, ``no_format_match``,
-``bad_timestamp``).
+without a shuffle. Every line gets an ``outcome``: ``loaded``, ``rescued`` (loaded with a null
+``ts`` and its text in ``rescued_data``: the layout matched but its timestamp could not be read),
+``blank``, or the quarantine reason (``too_long``, ``invalid_utf8``, ``no_format_match``).
+Lines end at ``\n`` only (a ``\r\n`` ending loses its ``\r``; a lone ``\r`` stays in the line), so
+the line count of a file's bytes is the row count of its file.
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from logalyzer.ingest.layouts import CANONICAL, EPOCH_FIELDS, TIME_FIELDS, Layou
 from logalyzer.ingest.timestamps import parse_timestamp, roll_back_year, year_less
 
 _SEP = "\u001f"        # before each field of a rewritten line
-QUARANTINE_REASONS = ("too_long", "invalid_utf8", "no_format_match", "bad_timestamp")
+QUARANTINE_REASONS = ("too_long", "invalid_utf8", "no_format_match")
+KEPT = ("loaded", "rescued")  # outcomes that become log_lines rows
 _LEVELS = {"V": "VERBOSE", "D": "DEBUG", "I": "INFO", "W": "WARN", "WARNING": "WARN", "E": "ERROR",
            "ERR": "ERROR", "F": "FATAL", "A": "FATAL", "CRITICAL": "FATAL", "CRIT": "FATAL"}
 
@@ -116,11 +119,14 @@ def _layout_columns(parts: Column, layout: Layout) -> dict:
 
 
 def _formats_for(layout: Layout, ingest_conf: dict) -> list[str]:
-    """A preset's own formats (plus the cheap iso/epoch checks), else the general list.
+    """``timestamp_format`` (conf or ``--timestamp-format``), else a preset's own formats, else the general list.
 
     Every format adds generated code to the per-line loop: past ~10, Spark's 64 KB method limit
     sends the stage to its slow interpreted path, so presets name exactly what they need.
     """
+    named = ingest_conf.get("timestamp_format")
+    if named:
+        return [named] if isinstance(named, str) else list(named)
     own = ((ingest_conf.get("formats") or {}).get(layout.name) or {}).get("timestamp_formats")
     return list(own or ingest_conf.get("timestamp_formats") or [])
 
@@ -175,16 +181,22 @@ def parse_lines(lines: DataFrame, ingest_conf: dict, fmt=None) -> DataFrame:
     rolled = roll_back_year(F.col("_ts"), F.col("_file_date"))
     ts = F.when(F.col("_layout").isin(*rolls), rolled).otherwise(F.col("_ts")) if rolls else F.col("_ts")
     df = df.select("*", ts.alias("ts"))
+    # A line whose header matched but whose time text could not be read is kept (ts null), like
+    # Auto Loader's _rescued_data: losing a whole file over an unknown time format is worse.
+    unreadable_time = F.col("ts").isNull() & (F.coalesce(F.col("_time_text"), F.col("_epoch_text"), F.lit("")) != "")
     outcome = (F.when(F.col("_too_long"), "too_long")
                .when(F.col("_bad_utf8"), "invalid_utf8")
                .when(F.trim(value) == "", "blank")
                .when(F.col("_layout").isNull(), "no_format_match")
-               .when(F.col("ts").isNull(), "bad_timestamp")
+               .when(unreadable_time, "rescued")
                .otherwise("loaded"))
+    # Rows without a time still land in a date partition: their file's date, else its modification day.
+    date = F.coalesce(F.to_date("ts"), F.col("_file_date"), F.to_date("file_modified"))
     df = df.select(
-        "device_id", "ts", F.to_date("ts").alias("date"), "level", "pid", "tid", "tag", "message",
+        "device_id", "ts", date.alias("date"), "level", "pid", "tid", "tag", "message",
         "fields", "format", "source_file", "source_hash", "line_no", F.md5(F.col("raw")).alias("line_hash"),
         "raw", outcome.alias("outcome"),
+        F.when(outcome == "rescued", value).alias("rescued_data"),
     )
     return add_var_fields(df, ingest_conf.get("var") or {})
 
@@ -216,17 +228,25 @@ def file_facts(path: str, ingest_conf: dict) -> tuple:
 
 
 def with_file_facts(spark: SparkSession, lines: DataFrame, files: list[dict], ingest_conf: dict) -> DataFrame:
-    """Attach each file's content hash, device id and date to its lines (a broadcast join)."""
+    """Attach each file's content hash, device id, date and lines to skip to its lines (a broadcast join)."""
     facts = spark.createDataFrame(
-        [(f["path"], f["content_hash"], *file_facts(f["path"], ingest_conf)) for f in files],
-        "source_file string, source_hash string, device_id string, file_date date")
+        [(f["path"], f["content_hash"], *file_facts(f["path"], ingest_conf), f.get("skip_lines") or 0,
+          f.get("lines", 1 << 62)) for f in files],
+        "source_file string, source_hash string, device_id string, file_date date, skip_lines long, max_line long")
     return lines.join(F.broadcast(facts), on="source_file", how="left")
 
 
 def read_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
-    """Raw lines of ``paths`` with file and 1-based line number (call inside ``one_partition_per_file``)."""
-    df = spark.read.text(paths).select(
-        "value",
+    r"""Raw lines of ``paths`` with file and 1-based line number (call inside ``one_partition_per_file``).
+
+    Lines end at ``\n``: Spark's default also splits at a lone ``\r`` (a progress line such as
+    ``10%\r20%``), which shifts every later line number and disagrees with the file's line count.
+    """
+    value = F.col("value")
+    df = spark.read.option("lineSep", "\n").text(paths).select(
+        # bytewise (binary substring): a character-wise cut could take an invalid UTF-8 byte with it
+        F.when(value.endswith("\r"), F.expr("CAST(substring(CAST(value AS BINARY), 1, octet_length(value) - 1) AS STRING)"))
+        .otherwise(value).alias("value"),
         F.col("_metadata.file_path").alias("source_file"),
         F.col("_metadata.file_modification_time").alias("file_modified"),
     )

@@ -30,6 +30,7 @@ from logalyzer.sessions.generic import fixed_window_sessions, id_key_col, id_ses
 from logalyzer.sessions.playback import playback_sessions, sessionize
 from logalyzer.sessions.prepare import prepare_events
 from logalyzer.sessions.timeseries import device_timeseries
+from logalyzer.stage_input import read_input, upstream_is_empty
 
 
 def _as_date(d) -> dt.date:
@@ -144,7 +145,12 @@ def _build_sessions(spark: SparkSession, catalog, conf: dict, progress: Callable
     dates = dates if dates is not None else cfg.dates
     plan = plan_dates(dates, cfg) if dates else None
     t0 = time.time()
-    events_all = catalog.read("events")
+    # no rows (or no events because templates found no log_lines rows to template): nothing to do
+    events_all = None if not catalog.exists("events") and upstream_is_empty(catalog, "log_lines") \
+        else read_input(catalog, "events")
+    if events_all is None:
+        progress("sessions: events holds no rows; nothing to do")
+        return {"lines_read": 0, "lines": 0, "sessions": 0, "mode": "nothing to do"}
     events = events_all.where(F.col("date").isin(plan["read_dates"])) if plan else events_all
     if plan:
         progress(f"sessions: incremental for {', '.join(map(str, plan['dates']))}; rewriting sessions of "

@@ -32,6 +32,7 @@ from logalyzer.templates.settings import TemplateSettings
 from logalyzer.templates.store import (LINEAGE_SCHEMA, STATE_KEYS, check_fingerprint, lineage_rows, merge_templates,
                                        read_state, state_rows)
 from logalyzer.templates.tokens import is_cut, lead_key, mining_text, prekey, token_count
+from logalyzer.stage_input import read_input
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +176,11 @@ def run_templates(spark: SparkSession, catalog, conf: dict, full: bool = False, 
     status = "failed"
     cached: list = []
     try:
-        lines = catalog.read("log_lines")
+        lines = read_input(catalog, "log_lines")
+        if lines is None:
+            progress("templates: log_lines holds no rows; nothing to do")
+            status = "succeeded"
+            return {"run_id": run_id, "status": status, "lines_templated": 0}
         if full:
             progress("templates: --full, dropping events, templates, template_lineage and drain_state")
             for name in ("events", "templates", "template_lineage", "drain_state"):
