@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 # A plain word, optionally key=word, with light punctuation around it: the shape of enum values.
 # Digit runs inside a word are <NUM> after masking (alt0 -> alt<NUM>): still a word.
-WORD = re.compile(r"^[(\[]?(?:[A-Za-z](?:[A-Za-z0-9_.-]|<NUM>)*=)?[A-Za-z](?:[A-Za-z0-9_+-]|<NUM>)*[.,:;!?)\]]*$")
+WORD = re.compile(r"""^[(\["']?(?:[A-Za-z](?:[A-Za-z0-9_.-]|<NUM>)*=)?[A-Za-z](?:[A-Za-z0-9_+-]|<NUM>)*[.,:;!?)\]"']*$""")
 _DIGITS = re.compile(r"[0-9]+")
 EXTRA_VERSION = 1
 
