@@ -55,8 +55,18 @@ def drain_config(settings: TemplateSettings) -> TemplateMinerConfig:
     return cfg
 
 
+# An upper-case identifier (RUNNING, CONTAINER_REMOTE_LAUNCH, "GET): by the common naming convention an
+# enum constant or state in the code, not data, so such a position may hold more values.
+CONSTANT = re.compile(r"""^[(\["']?[A-Z][A-Z0-9_]*[A-Z](?:<NUM>)?[.,:;!?)\]"']*$""")
+CONSTANT_LIMIT = 10
+
+
 def _still_enum(values: set, limit: int) -> bool:
-    if len(values) > limit or not all(WORD.match(v) for v in values):
+    if limit == 0:
+        return False
+    if len(values) > limit and not (len(values) <= CONSTANT_LIMIT and all(CONSTANT.match(v) for v in values)):
+        return False
+    if not all(WORD.match(v) for v in values):
         return False
     return len({_DIGITS.sub("#", v) for v in values}) == len(values)   # node7/node9: a numbered entity
 
