@@ -42,6 +42,8 @@ _TLD_NAMES = ("com", "net", "org", "edu", "gov", "mil", "int", "info", "biz", "i
               "eu", "us", "ca", "au", "jp", "cn", "hk", "tw", "kr", "sg", "ru", "br", "local", "localdomain", "lan",
               "internal", "arpa")
 _TLD = "|".join(_TLD_NAMES)
+# file:line (Client.java:123) is a source position, not host:port
+_SOURCE_EXT = "java|scala|kt|py|c|cc|cpp|cxx|h|hpp|go|rs|js|ts|rb|php|pl|cs|swift|m"
 
 
 DIGIT = "<digit>"     # a guard: the text holds some digit
@@ -63,9 +65,10 @@ PRESETS: dict[str, Mask] = {m.name: m for m in (
     Mask("uuid", B + H + "{8}-" + H + "{4}-" + H + "{4}-" + H + "{4}-" + H + "{12}" + E, "<UUID>", (("-", 4),)),
     # host names: a dotted name ending in a common top-level domain (proxy.cse.cuhk.edu.hk, www.google.com),
     # or any dotted name with a letter in its last label right before :port (host.lan:5070). Class names
-    # (org.apache.hadoop.Foo) end in neither, IPv4 addresses have no letter: both stay for later masks.
+    # (org.apache.hadoop.Foo) end in neither, IPv4 addresses have no letter: both stay for later masks;
+    # a source position (Client.java:123) is not a host.
     Mask("host", r"(?<![A-Za-z0-9_.@-])(?:" + _LABEL + r"\.)+(?:(?:" + _TLD + r")(?![A-Za-z0-9_-]|\.[A-Za-z0-9])"
-         r"|[A-Za-z0-9-]*[A-Za-z][A-Za-z0-9-]*(?=:[0-9]+(?![0-9A-Za-z.:])))", "<HOST>",
+         r"|(?!(?:" + _SOURCE_EXT + r"):)[A-Za-z0-9-]*[A-Za-z][A-Za-z0-9-]*(?=:[0-9]+(?![0-9A-Za-z.:])))", "<HOST>",
          tuple("." + t for t in _TLD_NAMES) + (":",)),
     Mask("mac", r"(?<![0-9A-Fa-f:-])(?:" + H + "{2}[:-]){5}" + H + r"{2}(?![0-9A-Fa-f:-])", "<MAC>",
          ((":", 5), ("-", 5))),
@@ -79,7 +82,7 @@ PRESETS: dict[str, Mask] = {m.name: m for m in (
          "<DATETIME>", _MONTHS),                                   # Fri Jun 17 20:55:07 2005, Jun 14 15:16:01
     Mask("iso_datetime", B + r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ]" + _TIME + r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?" + E,
          "<DATETIME>", (("-", 2),)),
-    Mask("time", B + _TIME + E, "<TIME>", (":",)),
+    Mask("time", r"(?<![A-Za-z0-9.:])" + _TIME + E, "<TIME>", (":",)),     # not the tail of 10.1.2.3:80
     Mask("ipv4", r"(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?!\.?[0-9])", "<IP>", ((".", 3),)),  # :port -> :<NUM>
     Mask("path", r"(?<![A-Za-z0-9_.~/:<>-])(?:~|\.{1,2})?(?:/[A-Za-z0-9_.@%+=,~-]+){2,}/?", "<PATH>", (("/", 2),)),
     Mask("windows_path", B + r"[A-Za-z]:\\(?:[^\\\s:*?\"<>|]+\\)*[^\\\s:*?\"<>|]*", "<PATH>", (":\\",)),
