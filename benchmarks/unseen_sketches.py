@@ -5,7 +5,8 @@ syslog), for a quick check of template accuracy on unseen styles.
     python benchmarks/unseen_sketches.py OUT_DIR [--lines 2000] [--seed 7]
     python benchmarks/parsing_accuracy.py --data OUT_DIR --engine python
 
-Writes ``OUT_DIR/<Name>/<Name>_2k.log`` (the message only, layout ``<Content>``), its
+Writes ``OUT_DIR/<Name>/<Name>_2k.log`` (an ISO date and time, then the message: layout
+``<Date> <Time> <Content>``), its
 ``_structured.csv`` (LineId, EventTemplate with ``<*>`` where loghub's labelling convention puts a
 variable) and ``formats.json``. Each sketch imitates the *shape* of a public system's messages as
 remembered from its public samples, written before measuring; they are no substitute for the real
@@ -245,9 +246,9 @@ def write(out_dir: str, lines: int = 2000, seed: int = 7) -> dict:
             out.writerow(["LineId", "EventTemplate"])
             for i in range(1, lines + 1):
                 _, truth, gen = r.choices(templates, weights)[0]
-                log.write(gen(r) + "\n")
+                log.write(f"2026-12-02 {i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d} {gen(r)}\n")
                 out.writerow([i, truth])
-        formats[name] = "<Content>"
+        formats[name] = "<Date> <Time> <Content>"
     with open(os.path.join(out_dir, "formats.json"), "w", encoding="utf-8") as fh:
         json.dump(formats, fh, indent=1)
     return formats
