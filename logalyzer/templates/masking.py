@@ -40,7 +40,7 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 # generic and common country top-level domains, and the usual private suffixes
 _TLD_NAMES = ("com", "net", "org", "edu", "gov", "mil", "int", "info", "biz", "io", "co", "uk", "de", "fr", "nl",
               "eu", "us", "ca", "au", "jp", "cn", "hk", "tw", "kr", "sg", "ru", "br", "local", "localdomain", "lan",
-              "internal", "arpa")
+              "internal", "arpa", "tv", "me", "app", "dev", "ai")
 _TLD = "|".join(_TLD_NAMES)
 # file:line (Client.java:123) is a source position, not host:port
 _SOURCE_EXT = "java|scala|kt|py|c|cc|cpp|cxx|h|hpp|go|rs|js|ts|rb|php|pl|cs|swift|m"
