@@ -248,7 +248,8 @@ def main(argv=None) -> int:
         spark = build_spark("logalyzer-parsing-accuracy", conf)
     baselines = [b for b in args.baselines.split(",") if b and b != "none"]
     if "brain" in baselines and not brain_available():
-        print("brain: skipped (pip install logparser3 regex: the authors' reference code)", file=sys.stderr)
+        print("brain: skipped (pip install --no-deps logparser3 && pip install regex: the authors' reference code)",
+              file=sys.stderr)
         baselines.remove("brain")
     engines = ["ours"] + baselines
     results = []            # (name, {engine: (ga, pa, f1)})
