@@ -68,7 +68,7 @@ PRESETS: dict[str, Mask] = {m.name: m for m in (
     # (org.apache.hadoop.Foo) end in neither, IPv4 addresses have no letter: both stay for later masks;
     # a source position (Client.java:123) is not a host.
     Mask("host", r"(?<![A-Za-z0-9_.@-])(?:" + _LABEL + r"\.)+(?:(?:" + _TLD + r")(?![A-Za-z0-9_-]|\.[A-Za-z0-9])"
-         r"|(?!(?:" + _SOURCE_EXT + r"):)[A-Za-z0-9-]*[A-Za-z][A-Za-z0-9-]*(?=:[0-9]+(?![0-9A-Za-z.:])))", "<HOST>",
+         r"|(?!(?:" + _SOURCE_EXT + r"):)(?=[0-9-]*[A-Za-z])[A-Za-z0-9-]+(?=:[0-9]+(?![0-9A-Za-z.:])))", "<HOST>",
          tuple("." + t for t in _TLD_NAMES) + (":",)),
     Mask("mac", r"(?<![0-9A-Fa-f:-])(?:" + H + "{2}[:-]){5}" + H + r"{2}(?![0-9A-Fa-f:-])", "<MAC>",
          ((":", 5), ("-", 5))),
