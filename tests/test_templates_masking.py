@@ -32,6 +32,11 @@ CASES = [
     ("estimated size 12.3 KB, free 1024MB", "estimated size <SIZE>, free <SIZE>"),
     ("took 250ms then 3 s then 1.5 seconds", "took <DUR> then <DUR> then <DUR>"),
     ("reg 0x1F3a and deadbeef01 and cafe", "reg <HEX> and <HEX> and cafe"),
+    ("proxy.cse.cuhk.edu.hk:5070 open through proxy www.google.com and mail.qq.com", 
+     "<HOST>:<NUM> open through proxy <HOST> and <HOST>"),
+    ("connect to db-7.lan:5432 via org.apache.hadoop.ipc.Client and 10.1.2.3:80 (Client.java:123)",
+     "connect to <HOST>:<NUM> via org.apache.hadoop.ipc.Client and <IP>:<NUM> (Client.java:<NUM>)"),
+    ("isScreenOn=true, enabled: False (TRUE) trueness", "isScreenOn=<BOOL>, enabled: <BOOL> (<BOOL>) trueness"),
     ("state 42 -7 +3.14 7.2e-05 8.2dB x86 node-246 alt0",
      "state <NUM> <NUM> <NUM> <NUM> <NUM> x<NUM> node-<NUM> alt<NUM>"),
 ]

@@ -84,6 +84,12 @@ def test_enumerations_stay_constant_until_they_outgrow_the_limit():
     many = [f"user {w} logged in" for w in ["ann", "bob", "cid", "dan", "eve", "fay"]]
     small = TemplateSettings.of({"templates": {"max_enum_values": 3}})
     assert set(mine_group(many, small).templates) == {"user <*> logged in"}
+    # upper-case identifiers (states, event types) are code constants: they stay apart up to 10 values
+    states = ["NEW", "INITED", "SETUP", "RUNNING", "COMMITTING", "SUCCEEDED"]
+    moves = [f"job Transitioned from {a} to {b}" for a, b in zip(states, states[1:])]
+    assert mine_group(moves, small).templates == moves
+    eleven = [f"job moved to STATE_{chr(65 + i)}X" for i in range(11)]
+    assert set(mine_group(eleven, small).templates) == {"job moved to <*>"}
     # a numbered entity is not an enumeration: node7 / node9 -> <*>
     assert set(mine_group(["up on node7 now", "up on node9 now"], SETTINGS).templates) == {"up on <*> now"}
 

@@ -36,6 +36,16 @@ _DOW = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,?"
 _TIME = r"[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?"
 
 
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+# generic and common country top-level domains, and the usual private suffixes
+_TLD_NAMES = ("com", "net", "org", "edu", "gov", "mil", "int", "info", "biz", "io", "co", "uk", "de", "fr", "nl",
+              "eu", "us", "ca", "au", "jp", "cn", "hk", "tw", "kr", "sg", "ru", "br", "local", "localdomain", "lan",
+              "internal", "arpa", "tv", "me", "app", "dev", "ai")
+_TLD = "|".join(_TLD_NAMES)
+# file:line (Client.java:123) is a source position, not host:port
+_SOURCE_EXT = "java|scala|kt|py|c|cc|cpp|cxx|h|hpp|go|rs|js|ts|rb|php|pl|cs|swift|m"
+
+
 DIGIT = "<digit>"     # a guard: the text holds some digit
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -53,6 +63,13 @@ class Mask:
 PRESETS: dict[str, Mask] = {m.name: m for m in (
     Mask("url", r"(?<=://)[^\s\[\](){}<>\"',]+", "<URL>", ("://",)),      # scheme:// kept, the rest masked
     Mask("uuid", B + H + "{8}-" + H + "{4}-" + H + "{4}-" + H + "{4}-" + H + "{12}" + E, "<UUID>", (("-", 4),)),
+    # host names: a dotted name ending in a common top-level domain (proxy.cse.cuhk.edu.hk, www.google.com),
+    # or any dotted name with a letter in its last label right before :port (host.lan:5070). Class names
+    # (org.apache.hadoop.Foo) end in neither, IPv4 addresses have no letter: both stay for later masks;
+    # a source position (Client.java:123) is not a host.
+    Mask("host", r"(?<![A-Za-z0-9_.@-])(?:" + _LABEL + r"\.)+(?:(?:" + _TLD + r")(?![A-Za-z0-9_-]|\.[A-Za-z0-9])"
+         r"|(?!(?:" + _SOURCE_EXT + r"):)(?=[0-9-]*[A-Za-z])[A-Za-z0-9-]+(?=:[0-9]+(?![0-9A-Za-z.:])))", "<HOST>",
+         tuple("." + t for t in _TLD_NAMES) + (":",)),
     Mask("mac", r"(?<![0-9A-Fa-f:-])(?:" + H + "{2}[:-]){5}" + H + r"{2}(?![0-9A-Fa-f:-])", "<MAC>",
          ((":", 5), ("-", 5))),
     # colon-separated hex bytes (CEC frames, keys): 4+ bytes, or 3+ with a hex letter (so 10:30:00 stays a time)
@@ -65,13 +82,15 @@ PRESETS: dict[str, Mask] = {m.name: m for m in (
          "<DATETIME>", _MONTHS),                                   # Fri Jun 17 20:55:07 2005, Jun 14 15:16:01
     Mask("iso_datetime", B + r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ]" + _TIME + r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?" + E,
          "<DATETIME>", (("-", 2),)),
-    Mask("time", B + _TIME + E, "<TIME>", (":",)),
+    Mask("time", r"(?<![A-Za-z0-9.:])" + _TIME + E, "<TIME>", (":",)),     # not the tail of 10.1.2.3:80
     Mask("ipv4", r"(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?!\.?[0-9])", "<IP>", ((".", 3),)),  # :port -> :<NUM>
     Mask("path", r"(?<![A-Za-z0-9_.~/:<>-])(?:~|\.{1,2})?(?:/[A-Za-z0-9_.@%+=,~-]+){2,}/?", "<PATH>", (("/", 2),)),
     Mask("windows_path", B + r"[A-Za-z]:\\(?:[^\\\s:*?\"<>|]+\\)*[^\\\s:*?\"<>|]*", "<PATH>", (":\\",)),
     Mask("blk_id", r"(?<=blk_)-?[0-9]+" + E, "<NUM>", ("blk_",)),           # HDFS block ids: blk_<NUM>
     Mask("receiver_id", B + r"R[0-9]{10}" + E, "<RID>", ("R",)),
     Mask("prefixed_id", r"(?<=[A-Za-z]_)-?[A-Za-z0-9_]*[0-9][A-Za-z0-9_]*", "<ID>", ("_",)),  # attempt_1445_0020
+    Mask("bool", r"(?<![A-Za-z0-9_])(?:true|false|True|False|TRUE|FALSE)(?![A-Za-z0-9_])", "<BOOL>",
+         ("true", "false", "True", "False", "TRUE", "FALSE")),
     Mask("size", B + r"[-+]?[0-9]+(?:\.[0-9]+)?\s?(?:[kKMGTP]i?[Bb]|bytes?|B)" + E, "<SIZE>", ("B", "b")),
     Mask("duration", B + r"[-+]?[0-9]+(?:\.[0-9]+)?\s?"
          r"(?:ns|us|µs|ms|s|sec|secs|seconds?|mins?|minutes?|h|hrs?|hours?|days?)" + E, "<DUR>"),
@@ -83,8 +102,8 @@ PRESETS: dict[str, Mask] = {m.name: m for m in (
     Mask("digits", r"[0-9]+", "<NUM>", (DIGIT,)),                           # what is left: wlan0 -> wlan<NUM>
 )}
 
-DEFAULT_MASKS = ("url", "uuid", "mac", "hex_bytes", "ipv6", "hex", "datetime", "iso_datetime", "time", "ipv4", "path",
-                 "windows_path", "blk_id", "receiver_id", "prefixed_id", "size", "duration", "number", "digits")
+DEFAULT_MASKS = ("url", "uuid", "host", "mac", "hex_bytes", "ipv6", "hex", "datetime", "iso_datetime", "time", "ipv4", "path",
+                 "windows_path", "blk_id", "receiver_id", "prefixed_id", "bool", "size", "duration", "number", "digits")
 PER_LINE_MASKS = 6      # the default list's first six (ids that vary in letters too) run per line, see pipeline
 
 

@@ -6,11 +6,13 @@ serialisation) and adds two things drain3 does not keep:
 * **Enumerations.** Drain replaces any token that differs between two messages by ``<*>``, so
   ``Link error`` and ``Link ok``, or ``Transitioned from NEW to RUNNING`` and ``... from RUNNING to
   DONE``, end up in one template. For every wildcard position the miner records the values seen
-  there. While they are at most ``max_enum_values`` distinct plain words (``RUNNING``, ``user=root``,
-  ``alt<NUM>``; not numbers-only variants like ``node7``/``node9``), the position counts as a constant
-  and each message keeps its own word in its template; once more values (or a non-word) show up it
-  becomes a real parameter for good. Deterministic, one pass, and it is what lifts loghub GA from
-  0.92 to 0.97 (docs/templates.md).
+  there. While they are at most ``max_enum_values`` (3) distinct plain words (``ok``, ``user=root``,
+  ``alt<NUM>``; not numbers-only variants like ``node7``/``node9``), or at most 10 upper-case
+  identifiers (``RUNNING``, ``CONTAINER_REMOTE_LAUNCH``: enum constants by naming convention), the
+  position counts as a constant and each message keeps its own word in its template; once more
+  values (or a non-word) show up it becomes a real parameter for good. Deterministic, one pass. The
+  limit is small because beyond a handful of lower-case words a position usually holds data (users,
+  hosts, process names) on systems nobody tuned for (docs/templates.md, section 5).
 * **Emitted templates.** The templates each cluster has given out, with one example message, so when
   a later batch generalises a cluster (Drain adds a ``<*>``, or an enumeration outgrows the limit)
   the old template id gets a lineage row to its successor.
@@ -37,7 +39,7 @@ log = logging.getLogger(__name__)
 
 # A plain word, optionally key=word, with light punctuation around it: the shape of enum values.
 # Digit runs inside a word are <NUM> after masking (alt0 -> alt<NUM>): still a word.
-WORD = re.compile(r"^[(\[]?(?:[A-Za-z](?:[A-Za-z0-9_.-]|<NUM>)*=)?[A-Za-z](?:[A-Za-z0-9_+-]|<NUM>)*[.,:;!?)\]]*$")
+WORD = re.compile(r"""^[(\["']?(?:[A-Za-z](?:[A-Za-z0-9_.-]|<NUM>)*=)?[A-Za-z](?:[A-Za-z0-9_+-]|<NUM>)*[.,:;!?)\]"']*$""")
 _DIGITS = re.compile(r"[0-9]+")
 EXTRA_VERSION = 1
 
@@ -55,8 +57,18 @@ def drain_config(settings: TemplateSettings) -> TemplateMinerConfig:
     return cfg
 
 
+# An upper-case identifier (RUNNING, CONTAINER_REMOTE_LAUNCH, "GET): by the common naming convention an
+# enum constant or state in the code, not data, so such a position may hold more values.
+CONSTANT = re.compile(r"""^[(\["']?[A-Z][A-Z0-9_]*[A-Z](?:<NUM>)?[.,:;!?)\]"']*$""")
+CONSTANT_LIMIT = 10
+
+
 def _still_enum(values: set, limit: int) -> bool:
-    if len(values) > limit or not all(WORD.match(v) for v in values):
+    if limit == 0:
+        return False
+    if len(values) > limit and not (len(values) <= CONSTANT_LIMIT and all(CONSTANT.match(v) for v in values)):
+        return False
+    if not all(WORD.match(v) for v in values):
         return False
     return len({_DIGITS.sub("#", v) for v in values}) == len(values)   # node7/node9: a numbered entity
 

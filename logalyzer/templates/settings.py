@@ -26,7 +26,7 @@ class TemplateSettings:
     masks_by_format: tuple[tuple[str, tuple[str, ...]], ...] = ()
     custom_masks: tuple[tuple, ...] = ()                     # (name, java regex, placeholder, guard)
     drain: DrainSettings = field(default_factory=DrainSettings)
-    max_enum_values: int = 10
+    max_enum_values: int = 3
     max_chars: int = 4096
     max_tokens: int = 128
     partitioning: str = "token_count_lead"
@@ -60,7 +60,7 @@ class TemplateSettings:
                 max_children=int(drain.get("max_children", 100)),
                 extra_delimiters=tuple(drain.get("extra_delimiters") or ()),
             ),
-            max_enum_values=int(section.get("max_enum_values", 10)),
+            max_enum_values=int(section.get("max_enum_values", 3)),
             max_chars=int(section.get("max_chars", 4096)),
             max_tokens=int(section.get("max_tokens", 128)),
             partitioning=str(section.get("partitioning", "token_count_lead")),
@@ -96,6 +96,8 @@ class TemplateSettings:
 
     def mining_fingerprint(self) -> str:
         """What the persisted Drain state depends on: a state mined under other settings is not reused."""
-        keys = {"drain": asdict(self.drain), "max_enum_values": self.max_enum_values,
+        # enum_rules: the version of the miner's enumeration rules (miner.py WORD / CONSTANT), so a state
+        # mined under older rules is not continued with new ones
+        keys = {"drain": asdict(self.drain), "max_enum_values": self.max_enum_values, "enum_rules": 2,
                 "max_tokens": self.max_tokens, "max_chars": self.max_chars, "split_by_lead": self.split_by_lead}
         return hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:12]
