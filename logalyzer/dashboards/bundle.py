@@ -45,7 +45,7 @@ def stable_uuid(*parts: str) -> str:
 class Dataset:
     name: str
     sql: str
-    columns: dict
+    columns: dict            # name -> {type, label, description}
     metrics: dict = field(default_factory=dict)
     time_column: str | None = None
     description: str = ""
@@ -100,7 +100,8 @@ def load_source(source_dir: str | Path = SOURCE_DIR) -> Source:
         missing = {"name", "sql", "columns"} - set(d)
         if missing:
             raise SourceError(f"{path}: missing {', '.join(sorted(missing))}")
-        bad = {c: t for c, t in d["columns"].items() if t not in _TYPES}
+        d["columns"] = {c: (t if isinstance(t, dict) else {"type": t}) for c, t in d["columns"].items()}
+        bad = {c: t["type"] for c, t in d["columns"].items() if t.get("type") not in _TYPES}
         if bad:
             raise SourceError(f"{path}: unknown column type(s) {bad} (known: {', '.join(_TYPES)})")
         if d["name"] in datasets:
@@ -198,10 +199,10 @@ def _database(source: Source, db: DatabaseSpec) -> dict:
 
 
 def _dataset(ds: Dataset, db: DatabaseSpec, database_uuid: str) -> dict:
-    columns = [{"column_name": name, "verbose_name": None, "is_dttm": _TYPES[t][1], "is_active": True,
-                "type": _TYPES[t][0], "groupby": True, "filterable": True, "expression": None,
-                "description": None, "python_date_format": None, "extra": {}}
-               for name, t in ds.columns.items()]
+    columns = [{"column_name": name, "verbose_name": c.get("label"), "is_dttm": _TYPES[c["type"]][1],
+                "is_active": True, "type": _TYPES[c["type"]][0], "groupby": True, "filterable": True,
+                "expression": None, "description": c.get("description"), "python_date_format": None, "extra": {}}
+               for name, c in ds.columns.items()]
     metrics = [{"metric_name": name, "verbose_name": m.get("label"), "metric_type": None,
                 "expression": m["sql"], "description": m.get("description"), "d3format": m.get("format"),
                 "extra": {}, "warning_text": None}
@@ -264,7 +265,8 @@ def chart_params(chart: dict, ds: Dataset) -> tuple[str, dict]:
         # the N largest groups as horizontal bars, largest on top
         viz = "echarts_timeseries_bar"
         p = {"x_axis": chart["by"], "metrics": [chart["metric"]], "groupby": [],
-             "x_axis_sort": chart["metric"], "x_axis_sort_asc": False, "orientation": "horizontal",
+             # horizontal bars are drawn bottom-up: ascending puts the largest on top
+             "x_axis_sort": chart["metric"], "x_axis_sort_asc": True, "orientation": "horizontal",
              "order_desc": True, "timeseries_limit_metric": chart["metric"], "show_legend": False,
              "rich_tooltip": True, "y_axis_format": "SMART_NUMBER", "show_value": True,
              "row_limit": chart.get("limit", 10)}
@@ -340,10 +342,12 @@ def _native_filter(board: Dashboard, flt: dict, datasets: dict, chart_ids: dict[
                               "defaultToFirstItem": bool(flt.get("required")) and default is None,
                               "searchAllOptions": False, "inverseSelection": False,
                               "sortAscending": not flt.get("sort_metric")},
-               defaultDataMask={"filterState": {"value": [default] if default else None},
-                                "extraFormData": ({"filters": [{"col": flt["column"], "op": "IN", "val": [default]}]}
-                                                  if default else {}),
-                                "ownState": {}})
+               # no `value` at all when there is no default: a null one would stop defaultToFirstItem
+               defaultDataMask=({"filterState": {"value": [default]}, "ownState": {},
+                                 "extraFormData": {"filters": [{"col": flt["column"], "op": "IN", "val": [default]}]}}
+                                if default else {"filterState": {}, "extraFormData": {}, "ownState": {}}))
+    if out["controlValues"]["defaultToFirstItem"]:
+        out["requiredFirst"] = {"defaultToFirstItem": True}   # charts wait for that first value
     if flt.get("sort_metric"):
         out["sortMetric"] = flt["sort_metric"]
     return out
