@@ -13,8 +13,12 @@ import os
 
 import requests
 
+from logalyzer.publish.connection import PublishError
 
-class SupersetError(RuntimeError):
+
+class SupersetError(PublishError):
+    """A Superset problem meant for the user (the CLI prints it on one line, like publish errors)."""
+
     exit_code = 1
 
 
