@@ -35,7 +35,8 @@ setup(
     version="0.1.0",
     description="Fleet log analytics on Spark: ingest, templates, sessions, anomalies, dashboards",
     packages=find_packages(include=["logalyzer", "logalyzer.*"]),
-    package_data={"logalyzer": ["log4j2.properties", "publish/migrations/*.sql", "publish/migrations/*.md"]},
+    package_data={"logalyzer": ["log4j2.properties", "publish/migrations/*.sql", "publish/migrations/*.md",
+                                "dashboards/source/*.yml", "dashboards/source/*/*.yml"]},
     python_requires=">=3.10,<3.12",
     install_requires=[
         "pyspark>=3.5.1,<3.6",          # 4.x needs pyarrow>=15, which petastorm cannot use
@@ -50,7 +51,9 @@ setup(
         "psycopg2-binary>=2.9,<3",
         "pgpq==0.12.0",                 # Arrow batches -> PostgreSQL binary COPY (the publish COPY writer)
         "PyYAML>=6",
+        "requests>=2.31",               # `logalyzer dashboards install`: Superset's REST API
     ],
-    extras_require={"dev": ["pytest>=8", "pytest-timeout"]},
+    # playwright drives Debian's chromium in the dashboards browser test (no browser download needed)
+    extras_require={"dev": ["pytest>=8", "pytest-timeout", "playwright>=1.40"]},
     entry_points={"console_scripts": ["logalyzer=logalyzer.cli:main"]},
 )

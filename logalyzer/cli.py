@@ -10,6 +10,7 @@
     logalyzer evaluate                             # precision / recall / F1 against labels
     logalyzer publish [TABLE ...]                  # gold tables -> PostgreSQL (JDBC or COPY)
     logalyzer db upgrade | status                  # the PostgreSQL schema's migrations
+    logalyzer dashboards serve | install --url URL  # Superset dashboards on the published tables
     logalyzer run data/fleet                       # all of the above, in order
     logalyzer tables                               # what the lake holds
     logalyzer doctor                               # check Java, Spark, configuration
@@ -125,6 +126,21 @@ def build_parser() -> argparse.ArgumentParser:
                        description="upgrade: apply pending migrations; status: list them; start/stop: the "
                                    "private local cluster (used when no LOGALYZER_DB_URL is configured).")
     p.add_argument("action", choices=("upgrade", "status", "start", "stop"))
+    _common(p)
+
+    p = sub.add_parser("dashboards", help="Superset dashboards on the published tables: build, install, serve",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="The dashboards are YAML under logalyzer/dashboards/source/ (docs/dashboards.md).\n"
+                                   "  build    write the Superset import bundle (a zip) for the configured database\n"
+                                   "  install  import it into the Superset at --url; login from LOGALYZER_SUPERSET_USER\n"
+                                   "           and LOGALYZER_SUPERSET_PASSWORD\n"
+                                   "  setup    install Superset into its own virtual environment under project.work_dir\n"
+                                   "  serve    setup if needed, start that Superset on localhost, import, print URL and login\n"
+                                   "  stop     stop it")
+    p.add_argument("action", choices=("build", "install", "setup", "serve", "stop"))
+    p.add_argument("--url", help="install: the Superset to import into, e.g. https://superset.example.com")
+    p.add_argument("--out", default="logalyzer_dashboards.zip", help="build: the zip to write")
+    p.add_argument("--port", type=int, help="serve: port (default dashboards.superset.port, 8088)")
     _common(p)
 
     p = sub.add_parser("run", help="every stage in one go: ingest ... sessions, train (once), score, publish",
@@ -510,6 +526,53 @@ def cmd_db(args) -> int:
     return 0
 
 
+def cmd_dashboards(args, conf=None, spark=None, catalog=None) -> int:
+    """`dashboards build|install|setup|serve|stop`: no Spark needed (conf is loaded here when not given)."""
+    from logalyzer.config import load_config
+    from logalyzer.dashboards import bundle
+    from logalyzer.dashboards.client import credentials_from_env
+    from logalyzer.dashboards.install import database_for_superset, install
+    from logalyzer.dashboards.superset_server import ADMIN_USER, LocalSuperset
+
+    if conf is None:
+        conf = load_config(args.conf_dir, args.overrides, env=args.env)
+    server = LocalSuperset.from_conf(conf)
+    if args.port:
+        server.wanted_port = args.port
+    if args.action == "build":
+        db, _ = database_for_superset(conf, progress=_progress)
+        data = bundle.build_zip(bundle.load_source(), db)
+        with open(args.out, "wb") as fh:
+            fh.write(data)
+        print(f"dashboards: bundle for {db.masked_uri()} written to {args.out} ({len(data):,} bytes)")
+        return 0
+    if args.action == "install":
+        if not args.url:
+            print("error: install needs --url (the Superset to import into)", file=sys.stderr)
+            return 2
+        user, password = credentials_from_env()
+        for d in install(args.url, conf, user, password, progress=_progress):
+            print(f"  {d['title']}: {d['url']}")
+        return 0
+    if args.action == "stop":
+        print("dashboards: Superset stopped" if server.stop() else "dashboards: Superset was not running")
+        return 0
+    if not server.installed():
+        server.install(progress=_progress)
+    elif args.action == "setup":
+        print(f"dashboards: Superset already installed in {server.venv}")
+    if args.action == "setup":
+        return 0
+    url, what = server.start(progress=_progress)
+    dashboards = install(url, conf, ADMIN_USER, server.admin_password(), progress=_progress)
+    print(f"\nSuperset ({what}): {url}   login: {ADMIN_USER} / {server.admin_password()}  (kept in "
+          f"{server.base / 'admin_password'})")
+    for d in dashboards:
+        print(f"  {d['title']}: {d['url']}")
+    print("stop it with `logalyzer dashboards stop`")
+    return 0
+
+
 def cmd_tables(args, conf, spark, catalog) -> int:
     print(f"lake: {catalog.root} ({catalog.format})")
     for name in catalog.tables:
@@ -597,7 +660,7 @@ def _doctor_postgres(conf) -> bool:
 
 COMMANDS = {"ingest": cmd_ingest, "templates": cmd_templates, "sessions": cmd_sessions, "train": cmd_train,
             "score": cmd_score, "labels": cmd_labels, "evaluate": cmd_evaluate, "publish": cmd_publish,
-            "run": cmd_run, "tables": cmd_tables}
+            "run": cmd_run, "tables": cmd_tables, "dashboards": cmd_dashboards}
 
 
 def main(argv=None) -> int:
