@@ -10,6 +10,8 @@
     logalyzer evaluate                             # precision / recall / F1 against labels
     logalyzer publish [TABLE ...]                  # gold tables -> PostgreSQL (JDBC or COPY)
     logalyzer db upgrade | status                  # the PostgreSQL schema's migrations
+    logalyzer serve                                # HTTP service recording app pushes (field events)
+    logalyzer impact                               # each push's before/after effect on its devices
     logalyzer run data/fleet                       # all of the above, in order
     logalyzer tables                               # what the lake holds
     logalyzer doctor                               # check Java, Spark, configuration
@@ -120,6 +122,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("upgrade", "status", "start", "stop"))
     _common(p)
 
+    p = sub.add_parser("serve", help="HTTP service that records app pushes (field events) in PostgreSQL",
+                       description="Serve POST /events, GET /events and GET /health (docs/field_events.md) on "
+                                   "uvicorn. Events go to the publish stage's database (LOGALYZER_DB_URL, or the "
+                                   "private local cluster). Clients authenticate with a token from "
+                                   "LOGALYZER_EVENT_TOKENS (comma-separated; the service refuses to start without).")
+    p.add_argument("--host", help="address to listen on (default: field_events.service.host, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: field_events.service.port, 8080; 0: any free port)")
+    _common(p)
+
+    p = sub.add_parser("impact", help="before/after effect of each field event on its devices (-> field_event_impact)",
+                       description="For every event in PostgreSQL's field_events, compare the anomaly rate and "
+                                   "the BlackScreen / VideoFreeze / DisplayDrop rates of the pushed devices in the "
+                                   "N hours before and after (field_events.impact.window_hours) with the devices "
+                                   "that got no push (difference in differences with a confidence interval); "
+                                   "write the lake table field_event_impact and publish it to PostgreSQL.")
+    p.add_argument("--no-publish", action="store_true", help="only write the lake table")
+    _common(p)
+
     p = sub.add_parser("run", help="every stage in one go: ingest ... sessions, train (once), score, publish",
                        description="Run every stage in order: ingest, templates, sessions, then train when no "
                                    "champion model exists yet, score (and evaluate when INPUT holds a "
@@ -157,8 +177,13 @@ def _context(args, app: str):
     if args.master:
         overrides.append(f"spark.master={args.master}")
     conf = load_config(args.conf_dir, overrides, env=args.env)
+    if args.command in NO_SPARK:
+        return conf, None, None
     spark = build_spark(app, conf)
     return conf, spark, Catalog(spark, conf)
+
+
+NO_SPARK = {"serve"}   # commands that need the configuration but no SparkSession
 
 
 def _print_counts(title: str, counts: dict) -> None:
@@ -392,6 +417,20 @@ def cmd_db(args) -> int:
     return 0
 
 
+def cmd_serve(args, conf, spark, catalog) -> int:
+    from logalyzer.service.server import serve
+
+    return serve(conf, host=args.host, port=args.port, progress=_progress)
+
+
+def cmd_impact(args, conf, spark, catalog) -> int:
+    from logalyzer.field_events.impact import run_impact
+
+    counts = run_impact(spark, catalog, conf, publish=not args.no_publish, progress=_progress)
+    _print_counts("impact summary", counts)
+    return 0
+
+
 def cmd_tables(args, conf, spark, catalog) -> int:
     print(f"lake: {catalog.root} ({catalog.format})")
     for name in catalog.tables:
@@ -480,6 +519,7 @@ def _doctor_postgres(conf) -> bool:
 COMMANDS = {"ingest": cmd_ingest, "templates": cmd_templates, "sessions": cmd_sessions, "train": cmd_train,
             "score": cmd_score, "labels": cmd_labels, "evaluate": cmd_evaluate, "publish": cmd_publish,
             "run": cmd_run, "tables": cmd_tables}
+COMMANDS.update(serve=cmd_serve, impact=cmd_impact)
 
 
 def main(argv=None) -> int:
