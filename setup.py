@@ -50,7 +50,10 @@ setup(
         "psycopg2-binary>=2.9,<3",
         "pgpq==0.12.0",                 # Arrow batches -> PostgreSQL binary COPY (the publish COPY writer)
         "PyYAML>=6",
+        "fastapi>=0.110,<1",            # the field-events service (`logalyzer serve`); mlflow 3 needs it too
+        "uvicorn>=0.30,<1",             # its server (plain h11, no extras)
+        "pydantic>=2.6,<3",             # strict event validation (extra fields forbidden)
     ],
-    extras_require={"dev": ["pytest>=8", "pytest-timeout"]},
+    extras_require={"dev": ["pytest>=8", "pytest-timeout", "requests>=2.31"]},
     entry_points={"console_scripts": ["logalyzer=logalyzer.cli:main"]},
 )
