@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -150,7 +151,6 @@ def test_impact_finds_the_worse_push_and_claims_nothing_for_the_other(spark, fle
         svc.stop()
 
     lake_root = conf["lake"]["root"]
-    import os
     env = {"LOGALYZER_DB_URL": f"postgresql://{db.user}@{db.host}:{db.port}/{db.dbname}",
            "LOGALYZER_DB_PASSWORD": db.password}
     old = {k: os.environ.get(k) for k in env}
