@@ -357,3 +357,21 @@ def test_service_restarted_mid_load_leaves_nothing_half_written(db, tmp_path, si
         print(f"\nfield events restart ({signal.Signals(sig).name}): {mid} of 1200 stored when it stopped; after the "
               f"restart all 1200 stored once ({result['retries']} retries, {result['duplicate']} answered as "
               "duplicates)")
+
+
+def test_serve_refuses_to_start_without_a_token_or_with_a_short_one(tmp_path):
+    for tokens, words in (("", "no API token configured"), ("short", "shorter than 16 characters")):
+        env = dict(os.environ, PYTHONPATH=str(ROOT), LOGALYZER_EVENT_TOKENS=tokens)
+        out = subprocess.run([sys.executable, "-m", "logalyzer.cli", "serve", "--conf-dir", str(ROOT / "conf"),
+                              "--env", "__tests_ignore_local__", "--set", f"project.work_dir={tmp_path}"],
+                             env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 2 and words in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+def test_serve_with_an_unreachable_database_is_a_one_line_error(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), LOGALYZER_EVENT_TOKENS=TOKEN,
+               LOGALYZER_DB_URL=f"postgresql://nobody@127.0.0.1:{free_port()}/nothing", LOGALYZER_DB_PASSWORD="secret-pw")
+    out = subprocess.run([sys.executable, "-m", "logalyzer.cli", "serve", "--conf-dir", str(ROOT / "conf"),
+                          "--env", "__tests_ignore_local__"], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "cannot connect to PostgreSQL" in out.stderr
+    assert "Traceback" not in out.stderr and "secret-pw" not in out.stderr
