@@ -90,7 +90,8 @@ def device_rates(windows: DataFrame, timeseries: DataFrame | None, anomaly_score
     parts = []
     ts_metrics = [m for m in metrics if m in TIMESERIES_METRICS]
     if timeseries is not None and ts_metrics:
-        ts = timeseries.select("device_id", F.to_date("bucket_start").alias("date"), "bucket_start", "bucket_s",
+        # `date` is the partition column and to_date(bucket_start) (buckets never cross midnight)
+        ts = timeseries.select("device_id", "date", "bucket_start", "bucket_s",
                                *[TIMESERIES_METRICS[m] for m in ts_metrics]).where(F.col("device_id").isNotNull())
         agg = (_in_window(windows, ts, "bucket_start").groupBy("event_id", "device_id", "period")
                .agg((F.sum("bucket_s") / 3600.0).alias("hours"),
