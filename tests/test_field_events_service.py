@@ -375,3 +375,22 @@ def test_serve_with_an_unreachable_database_is_a_one_line_error(tmp_path):
                           "--env", "__tests_ignore_local__"], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 1 and "cannot connect to PostgreSQL" in out.stderr
     assert "Traceback" not in out.stderr and "secret-pw" not in out.stderr
+
+
+def test_database_restart_under_the_service_needs_no_client_retry(service, db, pg_server):
+    """The pool's connections die with the server; the next request reconnects by itself."""
+    server, _ = pg_server
+    first = good_event()
+    assert requests.post(service.url + "/events", json=first, headers=auth()).status_code == 201
+    server.stop("fast")
+    try:
+        down = requests.post(service.url + "/events", json=good_event(), headers=auth())
+        assert down.status_code == 503 and down.json()["error"] == "unavailable"
+        assert requests.get(service.url + "/health").status_code == 503
+    finally:
+        server.start()
+    second = good_event()
+    r = requests.post(service.url + "/events", json=second, headers=auth())
+    assert r.status_code == 201, r.text
+    assert stored(db, first["event_id"]) == stored(db, second["event_id"]) == (1, 2)
+    assert requests.get(service.url + "/health").status_code == 200

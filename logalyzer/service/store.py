@@ -22,6 +22,10 @@ class DatabaseUnavailable(RuntimeError):
     """The database could not be reached or failed mid-request: the client should retry (503)."""
 
 
+class PoolBusy(DatabaseUnavailable):
+    """Every pooled connection stayed in use for the whole wait."""
+
+
 @dataclass(frozen=True)
 class InsertResult:
     status: str          # created | duplicate | conflict
@@ -47,7 +51,7 @@ class EventStore:
     def _conn(self):
         """A pooled connection; a broken one is thrown away, not returned to the pool."""
         if not self._slots.acquire(timeout=30):
-            raise DatabaseUnavailable("all database connections are busy; retry")
+            raise PoolBusy("all database connections are busy; retry")
         conn = None
         try:
             with self._lock:
@@ -91,11 +95,24 @@ class EventStore:
         for conn in idle:
             _close(conn)
 
+    def _once_more(self, work):
+        """Run ``work`` again, once, when it failed on a broken connection: a pooled connection goes
+        stale when the server restarts, and every call here is safe to repeat (one transaction)."""
+        try:
+            return work()
+        except PoolBusy:
+            raise
+        except DatabaseUnavailable:
+            return work()
+
     def _q(self, text: str):
         return sql.SQL(text).format(schema=sql.Identifier(self.schema))
 
     # -- writes -------------------------------------------------------------------------------------
     def insert(self, event: FieldEvent) -> InsertResult:
+        return self._once_more(lambda: self._insert(event))
+
+    def _insert(self, event: FieldEvent) -> InsertResult:
         from psycopg2.extras import execute_values
 
         digest = event.body_sha256()
@@ -125,6 +142,9 @@ class EventStore:
     def list_events(self, device_id: str | None, since: dt.datetime | None, until: dt.datetime | None,
                     limit: int) -> list[dict]:
         """Events (newest first) that went to ``device_id`` (any device when None) in [since, until)."""
+        return self._once_more(lambda: self._list_events(device_id, since, until, limit))
+
+    def _list_events(self, device_id, since, until, limit) -> list[dict]:
         where, args = [], []
         if device_id is not None:
             where.append("e.event_id IN (SELECT d.event_id FROM {schema}.field_event_devices d "
@@ -154,6 +174,9 @@ class EventStore:
                 for r in rows]
 
     def ping(self) -> None:
+        self._once_more(self._ping)
+
+    def _ping(self) -> None:
         with self._conn() as conn:
             with conn.cursor() as cur:
                 cur.execute(self._q("SELECT count(*) FROM {schema}.field_events WHERE false"))
