@@ -53,6 +53,7 @@ setup(
         "fastapi>=0.110,<1",            # the field-events service (`logalyzer serve`); mlflow 3 needs it too
         "uvicorn>=0.30,<1",             # its server (plain h11, no extras)
         "pydantic>=2.6,<3",             # strict event validation (extra fields forbidden)
+        "scipy>=1.10",                  # t quantiles of the field-event impact intervals; mlflow needs it too
     ],
     extras_require={"dev": ["pytest>=8", "pytest-timeout", "requests>=2.31"]},
     entry_points={"console_scripts": ["logalyzer=logalyzer.cli:main"]},

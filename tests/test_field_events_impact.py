@@ -187,3 +187,37 @@ def test_impact_finds_the_worse_push_and_claims_nothing_for_the_other(spark, fle
         r = by[(none, metric)]
         assert r[11] == "no_change" and r[7] <= 0 <= r[8], r
         assert r[9] >= 5 and r[10] >= 5
+
+
+def test_impact_without_events_or_anomaly_tables(spark, catalog, conf, pg, tmp_path):
+    """No events yet: an empty table in the lake and PostgreSQL, no error; without anomaly tables the
+    anomaly rate is left out, not reported as insufficient."""
+    from logalyzer.field_events.impact import run_impact
+    from logalyzer.publish.connection import connect
+    from logalyzer.publish.migrations import upgrade
+    from logalyzer.service.models import FieldEvent
+    from logalyzer.service.store import EventStore
+
+    ts = [("R1", T0.date(), T0 + dt.timedelta(minutes=5 * i), 300, 1, 0, 0) for i in range(-80, 80)]
+    catalog.overwrite("device_timeseries", spark.createDataFrame(
+        ts, "device_id string, date date, bucket_start timestamp, bucket_s int, black_screens int, "
+            "video_freezes int, display_drops int"))
+    messages = []
+    counts = run_impact(spark, catalog, conf, progress=messages.append, target=pg)
+    assert counts["events"] == 0 and counts["published"] in ("0 rows", "up to date")
+    assert catalog.read("field_event_impact").count() == 0
+    assert query(pg, f'SELECT count(*) FROM "{pg.schema}".field_event_impact')[0][0] == 0
+    assert any("anomaly_rate is left out" in m for m in messages)
+
+    conn = connect(pg)
+    upgrade(conn, pg.schema)
+    conn.close()
+    store = EventStore(pg, 1)
+    store.insert(FieldEvent.model_validate_json(json.dumps(
+        {"event_id": "e1", "device_ids": ["R1"], "app_package": "com.operator.player", "version": "1",
+         "action": "update", "time": T0.isoformat() + "Z", "operator": "x"})))
+    store.close()
+    run_impact(spark, catalog, conf, progress=messages.append, target=pg)
+    got = query(pg, f'SELECT metric, n_treated, n_control, verdict FROM "{pg.schema}".field_event_impact ORDER BY metric')
+    assert got == [("black_screen_rate", 1, 0, "insufficient_data"), ("display_drop_rate", 1, 0, "insufficient_data"),
+                   ("video_freeze_rate", 1, 0, "insufficient_data")]

@@ -22,7 +22,7 @@ kind reaches the driver.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -207,7 +207,9 @@ def run_impact(spark: SparkSession, catalog, conf: dict, publish: bool = True, p
     from logalyzer.publish.migrations import upgrade
     from logalyzer.publish.target import resolve_target
 
-    t0 = time.time()
+    from logalyzer.runlog import new_run_id, record_run, utcnow
+
+    t0, started, run_id = time.time(), utcnow(), new_run_id("impact")
     settings = ImpactSettings.of(conf)
     target = target or resolve_target(conf, progress=progress)
     conn = connect(target)
@@ -223,8 +225,10 @@ def run_impact(spark: SparkSession, catalog, conf: dict, publish: bool = True, p
     if timeseries is None and (scores is None or anomalies is None):
         raise TableNotFoundError("no device_timeseries (run `logalyzer sessions` first) and no anomaly tables "
                                  "(run `logalyzer score`): nothing to measure field events with")
-    if scores is None or anomalies is None:
+    if (scores is None or anomalies is None) and ANOMALY_METRIC in settings.metrics:
         progress("impact: no anomaly tables yet (`logalyzer score`): anomaly_rate is left out")
+        settings = replace(settings, metrics=tuple(m for m in settings.metrics if m != ANOMALY_METRIC))
+        scores = anomalies = None
     progress(f"impact: field events from {target.describe()} schema {target.schema}; window ±{settings.window_hours:g} h")
     with field_events_frames(spark, target) as (events, event_devices):
         impact = field_event_impact(events, event_devices, timeseries, scores, anomalies, settings)
@@ -234,6 +238,11 @@ def run_impact(spark: SparkSession, catalog, conf: dict, publish: bool = True, p
     counts = {"events": written.select("event_id").distinct().count(),
               **{f"verdict_{v}": int(verdicts.get(v, 0)) for v in VERDICTS}}
     progress(f"impact: {counts['events']:,} event(s) measured in {time.time() - t0:.1f} s")
+    try:
+        record_run(catalog, run_id, "impact", started, "succeeded", counts, input_desc=target.describe(),
+                   details={"window_hours": settings.window_hours, "metrics": list(settings.metrics)})
+    except Exception:   # the run log must not hide the result
+        pass
     if publish:
         counts["published"] = publish_impact(spark, catalog, conf, target, progress)
     return counts
