@@ -52,6 +52,10 @@ setup(
         "pgpq==0.12.0",                 # Arrow batches -> PostgreSQL binary COPY (the publish COPY writer)
         "PyYAML>=6",
         "requests>=2.31",               # `logalyzer dashboards install`: Superset's REST API
+        "fastapi>=0.110,<1",            # the field-events service (`logalyzer serve`); mlflow 3 needs it too
+        "uvicorn>=0.30,<1",             # its server (plain h11, no extras)
+        "pydantic>=2.6,<3",             # strict event validation (extra fields forbidden)
+        "scipy>=1.10",                  # t quantiles of the field-event impact intervals; mlflow needs it too
     ],
     # playwright drives Debian's chromium in the dashboards browser test (no browser download needed)
     extras_require={"dev": ["pytest>=8", "pytest-timeout", "playwright>=1.40"]},

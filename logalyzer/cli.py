@@ -11,6 +11,8 @@
     logalyzer publish [TABLE ...]                  # gold tables -> PostgreSQL (JDBC or COPY)
     logalyzer db upgrade | status                  # the PostgreSQL schema's migrations
     logalyzer dashboards serve | install --url URL  # Superset dashboards on the published tables
+    logalyzer serve                                # HTTP service recording app pushes (field events)
+    logalyzer impact                               # each push's before/after effect on its devices
     logalyzer run data/fleet                       # all of the above, in order
     logalyzer tables                               # what the lake holds
     logalyzer doctor                               # check Java, Spark, configuration
@@ -141,6 +143,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", help="install: the Superset to import into, e.g. https://superset.example.com")
     p.add_argument("--out", default="logalyzer_dashboards.zip", help="build: the zip to write")
     p.add_argument("--port", type=int, help="serve: port (default dashboards.superset.port, 8088)")
+    p = sub.add_parser("serve", help="HTTP service that records app pushes (field events) in PostgreSQL",
+                       description="Serve POST /events, GET /events and GET /health (docs/field_events.md) on "
+                                   "uvicorn. Events go to the publish stage's database (LOGALYZER_DB_URL, or the "
+                                   "private local cluster). Clients authenticate with a token from "
+                                   "LOGALYZER_EVENT_TOKENS (comma-separated; the service refuses to start without).")
+    p.add_argument("--host", help="address to listen on (default: field_events.service.host, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: field_events.service.port, 8080; 0: any free port)")
+    _common(p)
+
+    p = sub.add_parser("impact", help="before/after effect of each field event on its devices (-> field_event_impact)",
+                       description="For every event in PostgreSQL's field_events, compare the anomaly rate and "
+                                   "the BlackScreen / VideoFreeze / DisplayDrop rates of the pushed devices in the "
+                                   "N hours before and after (field_events.impact.window_hours) with the devices "
+                                   "that got no push (difference in differences with a confidence interval); "
+                                   "write the lake table field_event_impact and publish it to PostgreSQL.")
+    p.add_argument("--no-publish", action="store_true", help="only write the lake table")
     _common(p)
 
     p = sub.add_parser("run", help="every stage in one go: ingest ... sessions, train (once), score, publish",
@@ -181,6 +199,8 @@ def _context(args, app: str):
         overrides.append(f"spark.master={args.master}")
     conf = load_config(args.conf_dir, overrides, env=args.env)
     check_before_spark(args, conf)
+    if args.command in NO_SPARK:
+        return conf, None, None
     spark = build_spark(app, conf)
     return conf, spark, Catalog(spark, conf)
 
@@ -221,6 +241,7 @@ def check_before_spark(args, conf) -> None:
         found = glob.glob(path) if glob.has_magic(path) else ([path] if os.path.exists(path) else [])
         if not found:
             raise UsageError(f"{what} not found: {path}")
+NO_SPARK = {"serve", "dashboards"}   # commands that need the configuration but no SparkSession
 
 
 def _print_counts(title: str, counts: dict) -> None:
@@ -573,6 +594,20 @@ def cmd_dashboards(args, conf=None, spark=None, catalog=None) -> int:
     return 0
 
 
+def cmd_serve(args, conf, spark, catalog) -> int:
+    from logalyzer.service.server import serve
+
+    return serve(conf, host=args.host, port=args.port, progress=_progress)
+
+
+def cmd_impact(args, conf, spark, catalog) -> int:
+    from logalyzer.field_events.impact import run_impact
+
+    counts = run_impact(spark, catalog, conf, publish=not args.no_publish, progress=_progress)
+    _print_counts("impact summary", counts)
+    return 0
+
+
 def cmd_tables(args, conf, spark, catalog) -> int:
     print(f"lake: {catalog.root} ({catalog.format})")
     for name in catalog.tables:
@@ -661,6 +696,7 @@ def _doctor_postgres(conf) -> bool:
 COMMANDS = {"ingest": cmd_ingest, "templates": cmd_templates, "sessions": cmd_sessions, "train": cmd_train,
             "score": cmd_score, "labels": cmd_labels, "evaluate": cmd_evaluate, "publish": cmd_publish,
             "run": cmd_run, "tables": cmd_tables, "dashboards": cmd_dashboards}
+COMMANDS.update(serve=cmd_serve, impact=cmd_impact)
 
 
 def main(argv=None) -> int:

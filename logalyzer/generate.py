@@ -1055,6 +1055,10 @@ class _Day:
                 t2 = min(t + r.randint(2 * SEC, 20 * MIN), p[2] - 2 * SEC)
                 self.var(t2, "HDMI", "onHdmiEvent", "HDMI_HOTPLUG", {"state": "in"})
                 self.var(t2 + r.randint(100, 600), "HDMI", "onHdmiEvent", "HDMI_CONNECT")
+        if getattr(self, "pushes", None):   # injected app pushes (generate_pushes.py)
+            from logalyzer.generate_pushes import emit
+
+            emit(self, ph, self.pushes, self.seed)
 
     def add_noise(self):
         r = self.r
@@ -1200,10 +1204,11 @@ def _garbage(r, kind, t, table):
 
 def _device_day(task):
     """Worker: generate and write the files of one device-day. Returns its part of the summary."""
-    (out_dir, seed, dev, day, n_lines, start_date, fpd, anomaly, inject, plain_nn, corrupt, empty) = task
+    (out_dir, seed, dev, day, n_lines, start_date, fpd, anomaly, inject, plain_nn, corrupt, empty), extra = task[:12], task[12:]
     date = dt.date.fromisoformat(start_date) + dt.timedelta(days=day)
     ctx = _Ctx(seed, dev)
     d = _Day(seed, dev, day, n_lines, date, ctx)
+    d.pushes = extra[0] if extra else ()
     d.build(anomaly)
     d.add_noise()
     ev, r = d.ev, d.r
@@ -1288,7 +1293,7 @@ def _device_day(task):
 def generate_fleet(out_dir: str, devices: int = 10, days: int = 1, seed: int = 42,
                    lines_per_device_day: int = 5000, start_date: str = "2026-11-20",
                    bad_input: bool = True, files_per_day: int = 2, workers: int | None = None,
-                   anomaly_rate: float = ANOMALY_RATE, first_device: int = 1) -> dict:
+                   anomaly_rate: float = ANOMALY_RATE, first_device: int = 1, pushes=None) -> dict:
     """Write a synthetic fleet under out_dir and return a summary dict (see docs/var_format.md).
 
     `first_device`: number of the first device (R0000000001 is 1); a device's lines depend on its
@@ -1296,6 +1301,8 @@ def generate_fleet(out_dir: str, devices: int = 10, days: int = 1, seed: int = 4
 
     `workers`: processes to use (None: automatic, 1: in this process); the output does not depend on it.
     `anomaly_rate`: share of device-days with one injected anomaly (0: a clean fleet, e.g. to train on).
+    `pushes`: app pushes to inject (generate_pushes.Push, or `TIME,DEVICES,EFFECT` strings), each also
+    written as a POST /events body under out_dir/pushes/.
     """
     if devices < 1 or days < 1:
         raise ValueError("devices and days must be >= 1")
@@ -1334,6 +1341,10 @@ def generate_fleet(out_dir: str, devices: int = 10, days: int = 1, seed: int = 4
         corrupt = fleet.randrange(n_dd)
         empty = fleet.randrange(n_dd)
 
+    if pushes:
+        from logalyzer.generate_pushes import day_effects, parse_push
+
+        pushes = [parse_push(p, i, devices) if isinstance(p, str) else p for i, p in enumerate(pushes)]
     tasks = []
     for dev in range(devices):
         for day in range(days):
@@ -1342,6 +1353,8 @@ def generate_fleet(out_dir: str, devices: int = 10, days: int = 1, seed: int = 4
                           anomaly.get(i), inject.get(i, {}),
                           plain % files_per_day if plain is not None and plain // files_per_day == i else None,
                           i == corrupt, i == empty))
+            if pushes:
+                tasks[-1] += (day_effects(pushes, dev, start + dt.timedelta(days=day)),)
     if workers is None:
         big = n_dd * lines_per_device_day >= 400_000
         workers = min(os.cpu_count() or 1, len(tasks)) if big else 1
@@ -1364,6 +1377,11 @@ def generate_fleet(out_dir: str, devices: int = 10, days: int = 1, seed: int = 4
         for key in tot:
             tot[key] += res[key]
     labels.sort(key=lambda x: (x[0], x[2]))
+    push_files = []
+    if pushes:
+        from logalyzer.generate_pushes import write_events
+
+        push_files = write_events(out_dir, pushes, seed)
     labels_path = os.path.join(out_dir, "labels.csv")
     with open(labels_path, "w", encoding="utf-8", newline="") as fh:
         fh.write("device_id,anomaly_type,start_ts,end_ts,file\n")
@@ -1388,6 +1406,7 @@ def generate_fleet(out_dir: str, devices: int = 10, days: int = 1, seed: int = 4
         "malformed_lines": tot["malformed"], "invalid_utf8_lines": tot["invalid_utf8"],
         "overlong_lines": tot["overlong"], "var_lines": tot["var_lines"],
         "out_of_order_lines": tot["out_of_order"], "duplicate_lines": tot["duplicates"],
+        "push_files": push_files,
     }
 
 
@@ -1411,17 +1430,32 @@ def add_arguments(parser):
     parser.add_argument("--anomaly-rate", type=float, default=ANOMALY_RATE,
                         help="share of device-days with one injected anomaly (default %(default)s; 0: a clean "
                              "fleet to train on)")
+    parser.add_argument("--push", dest="pushes", action="append", default=[], metavar="TIME,DEVICES,EFFECT",
+                        help="inject an app push (repeatable): e.g. '2026-11-20T12:00:00Z,0-4,worse' makes devices "
+                             "0..4 (indices) log more BlackScreen/VideoFreeze from then on (worse:R: R extra of each "
+                             "per viewing hour, default 3); EFFECT none changes nothing. Each push is also written "
+                             "as a POST /events body under OUT/pushes/")
     return parser
 
 
 def run(args) -> int:
     """`logalyzer generate`: generate the fleet and print a summary."""
+    if getattr(args, "pushes", None):
+        from logalyzer.generate_pushes import parse_push
+
+        try:
+            args.pushes = [parse_push(p, i, args.devices) for i, p in enumerate(args.pushes)]
+        except ValueError as exc:
+            import sys
+
+            print("error: %s" % exc, file=sys.stderr)
+            return 2
     t0 = time.perf_counter()
     first = args.first_device if args.first_device is not None else first_device_for(args.out)
     s = generate_fleet(args.out, devices=args.devices, days=args.days, seed=args.seed, first_device=first,
                        lines_per_device_day=args.lines_per_device_day, start_date=args.start_date,
                        bad_input=not args.no_bad_input, files_per_day=args.files_per_day,
-                       anomaly_rate=args.anomaly_rate)
+                       anomaly_rate=args.anomaly_rate, pushes=getattr(args, "pushes", None))
     secs = time.perf_counter() - t0
     print("Generated %d log files (%d lines) for %d devices x %d day(s) into %s in %.1f s. VAR lines: %d; "
           "injected anomalies: %d (ground truth in %s); bad input: %s%s; garbage lines: %d, non-UTF-8 lines: %d, "
@@ -1430,6 +1464,8 @@ def run(args) -> int:
               s["labels"], ", ".join(s["bad_files"]) or "none",
               "".join(", %s (plain text)" % p for p in s["plain_files"]),
               s["malformed_lines"], s["invalid_utf8_lines"], s["overlong_lines"]))
+    if s.get("push_files"):
+        print("Injected pushes (POST /events bodies): %s" % ", ".join(s["push_files"]))
     return 0
 
 

@@ -9,6 +9,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from tests.pg_fixtures import pg, pg_server  # noqa: E402,F401  (the PostgreSQL fixtures, for every test module)
+
 LOGHUB = Path(os.environ.get("LOGALYZER_LOGHUB", ROOT.parent / "shared" / "datasets" / "loghub_2k"))
 
 

@@ -269,3 +269,36 @@ def test_cli(tmp_path, capsys):
     assert "2 devices" in text and "labels.csv" in text
     assert os.path.exists(tmp_path / "labels.csv")
     assert len([f for f in all_files(str(tmp_path)) if f.endswith("_00.log.gz")]) in (1, 2)
+
+
+def test_push_worse_adds_glitches_to_its_devices_only_and_none_changes_nothing(tmp_path):
+    """--push: `worse` adds BlackScreen/VideoFreeze after the push on the pushed devices only; `none` leaves
+    every log byte-identical; both write the POST /events body."""
+    import filecmp
+
+    kw = dict(devices=4, days=1, lines_per_device_day=1500, bad_input=False, anomaly_rate=0)
+    base = generate_fleet(str(tmp_path / "base"), **kw)
+    none = generate_fleet(str(tmp_path / "none"), pushes=["2026-11-20T06:00:00Z,0-1,none"], **kw)
+    worse = generate_fleet(str(tmp_path / "worse"), pushes=["2026-11-20T06:00:00Z,0-1,worse:6"], **kw)
+    assert not base["push_files"] and len(none["push_files"]) == 1
+    body = json.loads(open(worse["push_files"][0]).read())
+    assert body["device_ids"] == [device_id(0), device_id(1)] and body["time"] == "2026-11-20T06:00:00Z"
+    day = "2026-11-20"
+    for name in os.listdir(tmp_path / "base" / day):
+        assert filecmp.cmp(tmp_path / "base" / day / name, tmp_path / "none" / day / name, shallow=False)
+
+    def glitches(root, dev, after_hour=6):
+        n = 0
+        for name in os.listdir(root / day):
+            if name.startswith(device_id(dev)):
+                with gzip.open(root / day / name, "rt", encoding="utf-8", errors="replace") as fh:
+                    n += sum(1 for ln in fh if ("BlackScreen" in ln or "VideoFreeze" in ln)
+                             and int(ln[6:8]) >= after_hour)
+        return n
+
+    for dev in (0, 1):
+        assert glitches(tmp_path / "worse", dev) > glitches(tmp_path / "base", dev) + 10
+    for dev in (2, 3):
+        assert glitches(tmp_path / "worse", dev) == glitches(tmp_path / "base", dev)
+    with pytest.raises(ValueError, match="outside"):
+        generate_fleet(str(tmp_path / "bad"), pushes=["2026-11-20T06:00:00Z,0-9,worse"], **kw)

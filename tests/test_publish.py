@@ -16,8 +16,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import uuid
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -40,48 +38,8 @@ ANOMALY_TABLES = {"anomaly_scores": {"path": "gold/anomaly_scores", "partition_b
 LINEAGE_SCHEMA = "old_id string, new_id string, old_template string, new_template string, changed_at timestamp"
 
 
-# -- the server ----------------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def pg_server():
-    from logalyzer.publish.local_server import LocalPostgres, find_server_binaries
-
-    if find_server_binaries() is None:
-        reason = ("PostgreSQL server binaries (initdb, pg_ctl, postgres) not found: "
-                  "`apt-get install postgresql` to run the publish tests")
-        if os.environ.get("CI"):
-            pytest.fail(reason + " (CI must run them: .ci/run installs the server)")
-        pytest.skip(reason)
-    base = tempfile.mkdtemp(prefix="logalyzer-test-pg-")   # /tmp: reachable by the server's user under root
-    os.chmod(base, 0o755)
-    server = LocalPostgres(Path(base) / "postgres")
-    target, _ = server.start()
-    yield server, target
-    try:
-        server.stop("immediate")
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
-
-
-@pytest.fixture
-def pg(pg_server):
-    """The test server with a schema of its own for this test."""
-    _, target = pg_server
-    t = replace(target, schema="t_" + uuid.uuid4().hex[:10])
-    yield t
-    conn = connect(t, autocommit=True)
-    with conn.cursor() as cur:
-        cur.execute(f'DROP SCHEMA IF EXISTS "{t.schema}" CASCADE')
-    conn.close()
-
-
-def query(target, sql_text, args=None):
-    conn = connect(target, autocommit=True)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql_text, args)
-            return cur.fetchall() if cur.description else None
-    finally:
-        conn.close()
+# -- the server: fixtures pg_server / pg in tests/pg_fixtures.py (shared through conftest.py) ----------
+from tests.pg_fixtures import query  # noqa: E402
 
 
 # -- the lake ------------------------------------------------------------------------------------------
