@@ -30,6 +30,17 @@ def _check_java():
 
 _check_java()
 
+# A wheel for a cluster that brings its own Spark and Delta (Databricks, EMR: see databricks.yml,
+# deploy/emr/): requiring them would make pip install a second Spark over the cluster's.
+CLUSTER_PROVIDED = ("pyspark", "delta-spark")
+
+
+def _requirements(reqs):
+    if os.environ.get("LOGALYZER_CLUSTER_WHEEL"):
+        return [r for r in reqs if not r.startswith(CLUSTER_PROVIDED)]
+    return reqs
+
+
 setup(
     name="logalyzer",
     version="0.1.0",
@@ -37,7 +48,7 @@ setup(
     packages=find_packages(include=["logalyzer", "logalyzer.*"]),
     package_data={"logalyzer": ["log4j2.properties", "publish/migrations/*.sql", "publish/migrations/*.md"]},
     python_requires=">=3.10,<3.12",
-    install_requires=[
+    install_requires=_requirements([
         "pyspark>=3.5.1,<3.6",          # 4.x needs pyarrow>=15, which petastorm cannot use
         "pyarrow==14.0.2",              # petastorm 0.12.1 needs pyarrow.filesystem (gone in 16)
         "numpy>=1.24,<2",               # pyarrow 14 is built against numpy 1.x
@@ -50,7 +61,9 @@ setup(
         "psycopg2-binary>=2.9,<3",
         "pgpq==0.12.0",                 # Arrow batches -> PostgreSQL binary COPY (the publish COPY writer)
         "PyYAML>=6",
-    ],
-    extras_require={"dev": ["pytest>=8", "pytest-timeout"]},
+    ]),
+    extras_require={"dev": ["pytest>=8", "pytest-timeout",
+                            "nbclient>=0.10", "nbformat>=5.9", "ipykernel>=6", "matplotlib>=3.7",  # notebooks in CI
+                            "venv-pack>=0.2"]},  # spark-submit.sh on YARN: the packed environment
     entry_points={"console_scripts": ["logalyzer=logalyzer.cli:main"]},
 )
