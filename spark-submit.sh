@@ -119,7 +119,10 @@ while [ $# -gt 0 ]; do
     -n|--dry-run) dry_run=1 ;;
     --) shift; spark_opts=("$@"); break ;;
     -*) die "unknown option: $1" ;;
-    *) inputs+=("$1") ;;
+    *) if [[ " ${STAGES[*]} evaluate " == *" $1 "* ]] && [ ! -e "$1" ]; then
+         die "'$1' is a stage: select stages with flags, e.g. --$1 (the old form './spark-submit.sh STAGE ARGS' is gone)"
+       fi
+       inputs+=("$1") ;;
   esac
   shift
 done

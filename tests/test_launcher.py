@@ -121,6 +121,8 @@ def test_usage_errors():
     assert out.returncode == 2 and "not a date" in out.stderr
     out = launch("-i", "s3a://logs/{date}/")
     assert out.returncode == 2 and "--date" in out.stderr
+    out = launch("templates")                                   # the old STAGE-first form
+    assert out.returncode == 2 and "--templates" in out.stderr
 
 
 def test_a_failing_step_stops_the_run(tmp_path):
