@@ -205,12 +205,14 @@ if [[ $master == yarn* ]] && [ $no_venv = 0 ]; then
   # Executors on YARN have none of our dependencies: ship a packed virtual environment; YARN unpacks
   # it as ./environment in every container, and the Python workers run its interpreter.
   venv_archive=${venv_archive:-$build_dir/logalyzer-venv.tar.gz}
+  # spark.pyspark.python (not the PYSPARK_PYTHON variable) wins over this shell's environment.
+  if [ "$deploy_mode" = cluster ]; then driver_python=./environment/bin/python; else driver_python=$PY; fi
   submit+=(--archives "$venv_archive#environment"
-           --conf spark.executorEnv.PYSPARK_PYTHON=./environment/bin/python
-           --conf spark.yarn.appMasterEnv.PYSPARK_PYTHON=./environment/bin/python)
-  [ "$deploy_mode" = cluster ] && submit+=(--conf spark.yarn.appMasterEnv.PYSPARK_DRIVER_PYTHON=./environment/bin/python)
+           --conf spark.pyspark.python=./environment/bin/python
+           --conf "spark.pyspark.driver.python=$driver_python")
 elif [ -n "$venv_archive" ] && [ $no_venv = 0 ]; then
-  submit+=(--archives "$venv_archive#environment" --conf spark.executorEnv.PYSPARK_PYTHON=./environment/bin/python)
+  submit+=(--archives "$venv_archive#environment" --conf spark.pyspark.python=./environment/bin/python
+           --conf "spark.pyspark.driver.python=$PY")
 else
   submit+=(--conf "spark.executor.extraJavaOptions=$log4j")
 fi
@@ -294,7 +296,8 @@ if [[ " ${submit[*]} " == *" --archives "* ]] && [ ! -f "${venv_archive}" ]; the
   pack_env=$build_dir/pack-venv
   rm -rf "$pack_env"
   "$PY" -m venv "$pack_env"
-  LOGALYZER_SKIP_JAVA_CHECK=1 "$pack_env/bin/pip" install -q "$ROOT" venv-pack
+  # Without pyspark: the cluster puts its own on the executors' path (LOGALYZER_CLUSTER_WHEEL, setup.py).
+  LOGALYZER_SKIP_JAVA_CHECK=1 LOGALYZER_CLUSTER_WHEEL=1 "$pack_env/bin/pip" install -q "$ROOT" venv-pack
   "$pack_env/bin/venv-pack" -q -p "$pack_env" -o "$venv_archive"
 fi
 

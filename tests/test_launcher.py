@@ -107,7 +107,8 @@ def test_spark_options_pass_through_and_yarn_ships_the_packed_environment():
     opts = steps[0][2]
     assert opts[opts.index("--master") + 1] == "yarn"
     assert opts[opts.index("--archives") + 1] == "/tmp/env.tar.gz#environment"
-    assert "spark.executorEnv.PYSPARK_PYTHON=./environment/bin/python" in opts
+    assert "spark.pyspark.python=./environment/bin/python" in opts          # executors: the shipped one
+    assert f"spark.pyspark.driver.python={sys.executable}" in opts          # client mode: this machine's
     assert opts[opts.index("--executor-memory") + 1] == "8g"
     assert "spark.sql.shuffle.partitions=400" in opts
     assert "--py-files" in opts  # the package itself, always the current code
