@@ -30,6 +30,17 @@ def _check_java():
 
 _check_java()
 
+# A wheel for a cluster that brings its own Spark and Delta (Databricks, EMR: see databricks.yml,
+# deploy/emr/): requiring them would make pip install a second Spark over the cluster's.
+CLUSTER_PROVIDED = ("pyspark", "delta-spark")
+
+
+def _requirements(reqs):
+    if os.environ.get("LOGALYZER_CLUSTER_WHEEL"):
+        return [r for r in reqs if not r.startswith(CLUSTER_PROVIDED)]
+    return reqs
+
+
 setup(
     name="logalyzer",
     version="0.1.0",
@@ -38,7 +49,7 @@ setup(
     package_data={"logalyzer": ["log4j2.properties", "publish/migrations/*.sql", "publish/migrations/*.md",
                                 "dashboards/source/*.yml", "dashboards/source/*/*.yml"]},
     python_requires=">=3.10,<3.12",
-    install_requires=[
+    install_requires=_requirements([
         "pyspark>=3.5.1,<3.6",          # 4.x needs pyarrow>=15, which petastorm cannot use
         "pyarrow==14.0.2",              # petastorm 0.12.1 needs pyarrow.filesystem (gone in 16)
         "numpy>=1.24,<2",               # pyarrow 14 is built against numpy 1.x
@@ -56,8 +67,10 @@ setup(
         "uvicorn>=0.30,<1",             # its server (plain h11, no extras)
         "pydantic>=2.6,<3",             # strict event validation (extra fields forbidden)
         "scipy>=1.10",                  # t quantiles of the field-event impact intervals; mlflow needs it too
-    ],
-    # playwright drives Debian's chromium in the dashboards browser test (no browser download needed)
-    extras_require={"dev": ["pytest>=8", "pytest-timeout", "playwright>=1.40"]},
+    ]),
+    extras_require={"dev": ["pytest>=8", "pytest-timeout",
+                            "playwright>=1.40",     # drives Debian's chromium in the dashboards browser test
+                            "nbclient>=0.10", "nbformat>=5.9", "ipykernel>=6", "matplotlib>=3.7",  # notebooks in CI
+                            "venv-pack>=0.2"]},  # spark-submit.sh on YARN: the packed environment
     entry_points={"console_scripts": ["logalyzer=logalyzer.cli:main"]},
 )

@@ -11,9 +11,24 @@ import os
 import shutil
 import sys
 
+from logalyzer.jvm import class_available, set_log_level
+
 log = logging.getLogger(__name__)
 
 POSTGRES_JAR_CANDIDATES = ("/usr/share/java/postgresql.jar",)
+
+# Settings the parsers rely on, set on every session the jobs use (also an existing one on Databricks
+# or EMR, where getOrCreate returns the cluster's session): not left to the cluster's defaults.
+#   ANSI off: a malformed timestamp or number yields NULL (then quarantine), not a failed job;
+#     Spark 4 and Databricks SQL warehouses / serverless turn ANSI on by default.
+#   CORRECTED: java.time parsing of the configured patterns (EXCEPTION, the default, fails on
+#     strings that the legacy parser would have read differently; LEGACY changes the pattern letters).
+#   UTC: device timestamps carry no zone; dates and partitions must not move with the cluster's zone.
+PINNED_SQL_CONF = {
+    "spark.sql.ansi.enabled": "false",
+    "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+    "spark.sql.session.timeZone": "UTC",
+}
 
 
 class JavaNotFoundError(RuntimeError):
@@ -66,8 +81,8 @@ def build_spark(app_name: str, conf: dict | None = None):
             builder = builder.config(key, str(value))
     for key, value in spark_conf.items():
         builder = builder.config(key, str(value))
-    builder = builder.config("spark.sql.session.timeZone", "UTC").config(
-        "spark.sql.legacy.timeParserPolicy", "CORRECTED")
+    for key, value in PINNED_SQL_CONF.items():
+        builder = builder.config(key, value)
     jar = _postgres_jar(conf)
     if jar and not submitted:
         builder = builder.config("spark.jars", jar)
@@ -75,7 +90,9 @@ def build_spark(app_name: str, conf: dict | None = None):
         builder = builder.config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension").config(
             "spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel((conf.get("spark") or {}).get("log_level", "WARN"))
+    for key, value in PINNED_SQL_CONF.items():  # again: a session that already existed kept its own
+        spark.conf.set(key, value)
+    set_log_level(spark, (conf.get("spark") or {}).get("log_level", "WARN"))
     return spark
 
 
@@ -85,8 +102,4 @@ def _delta_packages_requested(spark_conf: dict) -> bool:
 
 def delta_available(spark) -> bool:
     """True when the Delta Lake classes are on the JVM classpath (Databricks, EMR, or a delta jar)."""
-    try:
-        spark.sparkContext._jvm.java.lang.Class.forName("io.delta.tables.DeltaTable")
-        return True
-    except Exception:  # py4j wraps ClassNotFoundException
-        return False
+    return class_available(spark, "io.delta.tables.DeltaTable")

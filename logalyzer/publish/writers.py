@@ -23,6 +23,7 @@ import signal
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from logalyzer.jvm import class_available, default_parallelism
 from logalyzer.publish.connection import DbTarget, PublishError, one_line
 
 WRITERS = ("copy", "jdbc")
@@ -35,8 +36,8 @@ class WriterError(PublishError):
 
 def _partitions(df: DataFrame, wanted: int) -> DataFrame:
     """At most ``wanted`` partitions (= concurrent connections); 0 means Spark's default parallelism."""
-    n = wanted or df.sparkSession.sparkContext.defaultParallelism
-    return df.coalesce(n) if df.rdd.getNumPartitions() > n else df
+    n = wanted or default_parallelism(df.sparkSession)
+    return df.coalesce(n)  # coalesce never adds partitions: a no-op when there are fewer
 
 
 def _short_error(exc: Exception, target: DbTarget) -> str:
@@ -70,11 +71,7 @@ class JdbcWriter:
 
     @staticmethod
     def driver_available(spark) -> bool:
-        try:
-            spark.sparkContext._jvm.org.apache.spark.util.Utils.classForName("org.postgresql.Driver", True, False)
-            return True
-        except Exception:
-            return False
+        return class_available(spark, "org.postgresql.Driver")
 
     def write(self, df: DataFrame, target: DbTarget, schema: str, table: str) -> None:
         if not self.driver_available(df.sparkSession):
