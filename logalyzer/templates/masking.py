@@ -106,7 +106,7 @@ PRESETS: dict[str, Mask] = {m.name: m for m in (
 
 DEFAULT_MASKS = ("quoted_value", "url", "uuid", "host", "mac", "hex_bytes", "ipv6", "hex", "datetime", "iso_datetime", "time", "ipv4", "path",
                  "windows_path", "blk_id", "receiver_id", "prefixed_id", "bool", "size", "duration", "number", "digits")
-PER_LINE_MASKS = 6      # the default list's first six (ids that vary in letters too) run per line, see pipeline
+PER_LINE_MASKS = 8      # the default list up to `hex` (ids that vary in letters too) could run per line, see pipeline
 
 
 def check_mask(mask: Mask) -> Mask:
