@@ -178,10 +178,11 @@ BRAIN_THRESHOLD = 4
 
 
 def brain_available() -> bool:
-    try:
-        import logparser.Brain.Brain  # noqa: F401  (logparser3 on PyPI, needs the `regex` package)
-        return True
-    except Exception:
+    import importlib.util
+
+    try:    # logparser3 on PyPI; its Brain module needs the `regex` package
+        return all(importlib.util.find_spec(m) is not None for m in ("regex", "logparser.Brain.Brain"))
+    except ImportError:
         return False
 
 

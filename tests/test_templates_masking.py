@@ -36,6 +36,8 @@ CASES = [
      "<HOST>:<NUM> open through proxy <HOST> and <HOST>"),
     ("connect to db-7.lan:5432 via org.apache.hadoop.ipc.Client and 10.1.2.3:80 (Client.java:123)",
      "connect to <HOST>:<NUM> via org.apache.hadoop.ipc.Client and <IP>:<NUM> (Client.java:<NUM>)"),
+    ('acquire tag="View Lock 2", name=\'a b\' "GET /x HTTP/1.1"',
+     'acquire tag="<STR>", name=\'<STR>\' "GET /x HTTP/<NUM>"'),
     ("isScreenOn=true, enabled: False (TRUE) trueness", "isScreenOn=<BOOL>, enabled: <BOOL> (<BOOL>) trueness"),
     ("state 42 -7 +3.14 7.2e-05 8.2dB x86 node-246 alt0",
      "state <NUM> <NUM> <NUM> <NUM> <NUM> x<NUM> node-<NUM> alt<NUM>"),

@@ -16,6 +16,7 @@ BATCH1 = [
     "PacketResponder 2 for block blk_38865049064139660 terminating",
     "Received connection request /10.10.34.11:45307",
     "took 250ms to bind 0x1f on fe80::1ff:fe23:4567:890a",
+    'acquire lock=7, tag="View Lock", via proxy.example.com:8080 ok=true',
 ]
 BATCH2 = [
     "Link error",
@@ -47,6 +48,9 @@ def test_batches_ids_lineage_and_full_rebuild(spark, catalog, conf):
     assert ev["took 250ms to bind 0x1f on fe80::1ff:fe23:4567:890a"].params == ["250ms", "0x1f",
                                                                                   "fe80::1ff:fe23:4567:890a"]
     assert ev["Received connection request /10.10.34.11:45307"].params == ["10.10.34.11", "45307"]
+    lock = ev['acquire lock=7, tag="View Lock", via proxy.example.com:8080 ok=true']
+    assert lock.template == 'acquire lock=<NUM>, tag="<STR>", via <HOST>:<NUM> ok=<BOOL>'
+    assert lock.params == ["7", "View Lock", "proxy.example.com", "8080", "true"]     # a value with a space
     # bad input: a template or an explicit placeholder, never a lost line
     assert ev[""].template == EMPTY_TEMPLATE and ev["   "].template == EMPTY_TEMPLATE and ev[""].params == []
     assert ev["12345 0x1f 10.0.0.1"].template == "<NUM> <HEX> <IP>"

@@ -61,6 +61,8 @@ class Mask:
 
 # name -> (regex, placeholder), in the order the default list applies them.
 PRESETS: dict[str, Mask] = {m.name: m for m in (
+    # a quoted value of a key (tag="View Lock", name='x y'): data, and its words would change the token count
+    Mask("quoted_value", r"(?<==\")[^\"]*(?=\")|(?<==')[^']*(?=')", "<STR>", ("=\"", "='")),
     Mask("url", r"(?<=://)[^\s\[\](){}<>\"',]+", "<URL>", ("://",)),      # scheme:// kept, the rest masked
     Mask("uuid", B + H + "{8}-" + H + "{4}-" + H + "{4}-" + H + "{4}-" + H + "{12}" + E, "<UUID>", (("-", 4),)),
     # host names: a dotted name ending in a common top-level domain (proxy.cse.cuhk.edu.hk, www.google.com),
@@ -102,9 +104,9 @@ PRESETS: dict[str, Mask] = {m.name: m for m in (
     Mask("digits", r"[0-9]+", "<NUM>", (DIGIT,)),                           # what is left: wlan0 -> wlan<NUM>
 )}
 
-DEFAULT_MASKS = ("url", "uuid", "host", "mac", "hex_bytes", "ipv6", "hex", "datetime", "iso_datetime", "time", "ipv4", "path",
+DEFAULT_MASKS = ("quoted_value", "url", "uuid", "host", "mac", "hex_bytes", "ipv6", "hex", "datetime", "iso_datetime", "time", "ipv4", "path",
                  "windows_path", "blk_id", "receiver_id", "prefixed_id", "bool", "size", "duration", "number", "digits")
-PER_LINE_MASKS = 6      # the default list's first six (ids that vary in letters too) run per line, see pipeline
+PER_LINE_MASKS = 8      # the default list up to `hex` (ids that vary in letters too) could run per line, see pipeline
 
 
 def check_mask(mask: Mask) -> Mask:

@@ -46,7 +46,11 @@ def _separator(extra_delimiters) -> str:
 
 
 def spans_space(regex: str) -> bool:
-    """Whether a mask's matches may contain whitespace (``\\s`` or a space outside a negated class)."""
+    """Whether a mask's matches may contain whitespace: ``\\s`` or a space outside a negated class, or a
+    negated class that does not exclude whitespace (``[^"]*``)."""
+    negated = re.findall(r"\[\^(?:\\.|[^\]])*\]", regex)
+    if any("\\s" not in c and " " not in c for c in negated):
+        return True
     plain = re.sub(r"\[\^(?:\\.|[^\]])*\]", "", regex)
     return "\\s" in plain or " " in plain
 
