@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import random
 
 import numpy as np
@@ -150,6 +151,9 @@ def test_train_registers_both_models_and_score_flags_the_broken_sessions(spark, 
     assert run.data.params["history"] == "4" and run.data.params["vocabulary_size"] == "7"
     epochs = int(run.data.params["epochs"])       # raised by min_steps: the 17 distinct windows fill one batch
     assert epochs >= 400 and len(client.get_metric_history(run.info.run_id, "train_loss")) == epochs
+    val_losses = [m.value for m in client.get_metric_history(run.info.run_id, "val_loss")]
+    # a validation set smaller than one batch still gives every epoch a validation loss
+    assert len(val_losses) == epochs and not any(math.isnan(v) for v in val_losses)
     vocab = json.loads(open(mlflow.artifacts.download_artifacts(run_id=run.info.run_id,
                                                                   artifact_path="vocabulary.json")).read())
     assert set(vocab["ids"]) == {"cc", "ps", "pause", "resume", "freeze", "resume_video", "stop"}

@@ -121,14 +121,16 @@ def fit(model, train, val, *, epochs: int, batch_size: int, learning_rate: float
     optimiser = torch.optim.Adam(model.parameters(), lr=learning_rate)
     history = []
     # one continuous stream of epochs * rows: epoch e ends at batch ceil(e * rows / batch_size)
-    def steps(rows: int, epoch: int) -> int:
-        return math.ceil(epoch * rows / batch_size) - math.ceil((epoch - 1) * rows / batch_size)
+    def steps(rows: int, epoch: int, size: int = batch_size) -> int:
+        return math.ceil(epoch * rows / size) - math.ceil((epoch - 1) * rows / size)
 
     n_train, n_val = len(train), (len(val) if val is not None else 0)
+    # a validation set smaller than a batch is one batch per epoch, so every epoch has a validation loss
+    val_batch = max(1, min(batch_size, n_val))
     torch.manual_seed(seed)              # drives the shuffling buffer: the same order every run
     with contextlib.ExitStack() as stack:
         train_iter = iter(stack.enter_context(batches(train, batch_size, shuffle=True, epochs=epochs)))
-        val_iter = (iter(stack.enter_context(batches(val, batch_size, shuffle=False, epochs=epochs)))
+        val_iter = (iter(stack.enter_context(batches(val, val_batch, shuffle=False, epochs=epochs)))
                     if n_val else None)
         for epoch in range(1, epochs + 1):
             started = time.time()
@@ -142,7 +144,7 @@ def fit(model, train, val, *, epochs: int, batch_size: int, learning_rate: float
                 total += float(s.detach())
                 weight += w
             train_loss = total / max(weight, 1e-12)
-            val_loss = _evaluate(model, _take(val_iter, steps(n_val, epoch)), loss, device) if val_iter else math.nan
+            val_loss = _evaluate(model, _take(val_iter, steps(n_val, epoch, val_batch)), loss, device) if val_iter else math.nan
             row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "seconds": time.time() - started}
             history.append(row)
             if on_epoch:
