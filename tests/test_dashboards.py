@@ -255,7 +255,7 @@ PROBE = """() => Array.from(document.querySelectorAll('.dashboard-component-char
 
 
 @pytest.fixture(scope="module")
-def superset(published, tmp_path_factory):
+def superset(request, tmp_path_factory):
     """Superset from its own virtual environment, metadata in a temporary folder, the bundle imported."""
     from logalyzer.dashboards.install import install
     from logalyzer.dashboards.superset_server import ADMIN_USER, LocalSuperset
@@ -268,7 +268,7 @@ def superset(published, tmp_path_factory):
     if not server.installed():
         _missing(f"no Superset virtual environment at {SUPERSET_VENV}: `logalyzer dashboards setup` "
                  "(or set LOGALYZER_SUPERSET_VENV)")
-    conf, target = published
+    conf, target = request.getfixturevalue("published")   # only now: a skip above costs nothing
     conf = deep_merge(conf, {"dashboards": {
         "db_uri": f"postgresql+psycopg2://{target.user}@{target.host}:{target.port}/{target.dbname}",
         "db_password": target.password}, "publish": {"schema": target.schema}})
@@ -335,7 +335,7 @@ def _device_filter(answer: dict):
     return None
 
 
-def test_every_dashboard_renders_every_chart_with_data(superset, published):
+def test_every_dashboard_renders_every_chart_with_data(superset, request):
     from playwright.sync_api import sync_playwright
 
     url, password = superset
@@ -375,7 +375,8 @@ def test_every_dashboard_renders_every_chart_with_data(superset, published):
                             problems.append(f"{slug}: chart {cid} query: error {r.get('error')!r}, "
                                             f"{r.get('rowcount')} rows")
                 if slug == "logalyzer-device":   # the drill-down shows one device, one with the most anomalies
-                    counts = dict(_query(published[1], "SELECT device_id, count(*) FROM anomalies_consolidated GROUP BY 1"))
+                    target = request.getfixturevalue("published")[1]
+                    counts = dict(_query(target, "SELECT device_id, count(*) FROM anomalies_consolidated GROUP BY 1"))
                     top = {d for d, n in counts.items() if n == max(counts.values())}
                     for cid, a in answers.items():
                         if _device_filter(a) not in top:
