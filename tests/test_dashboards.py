@@ -17,6 +17,8 @@ virtual environment is missing; under CI (CI set) that is a failure.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
+import io
 import json
 import os
 import shutil
@@ -51,7 +53,7 @@ def test_bundle_is_complete_stable_and_keeps_no_password():
     source = load_source()
     first, second = build_zip(source, DB), build_zip(load_source(), DB)
     assert first == second                               # same source -> same bytes, same UUIDs
-    names = zipfile.ZipFile(__import__("io").BytesIO(first)).namelist()
+    names = zipfile.ZipFile(io.BytesIO(first)).namelist()
     assert all(n.startswith("logalyzer_dashboards/") for n in names)
     files = build_files(source, DB)
     charts = {p: c for p, c in files.items() if p.startswith("charts/")}
@@ -86,6 +88,41 @@ def test_a_broken_source_is_a_clear_error(tmp_path):
     (tmp_path / "s2" / "datasets" / "anomalies.yml").write_text("name: anomalies\nsql: SELECT 1\n")
     with pytest.raises(SourceError, match="anomalies.yml: missing columns"):
         load_source(tmp_path / "s2")
+
+
+def _cli(*argv):
+    from logalyzer import cli
+
+    args = cli.build_parser().parse_args(["dashboards", *argv])
+    return cli.cmd_dashboards(args)
+
+
+def test_build_command_writes_the_bundle_for_the_configured_database(tmp_path, capsys):
+    out = tmp_path / "bundle.zip"
+    assert _cli("build", "--out", str(out), "--set", "dashboards.db_uri=postgresql+psycopg2://ann@db.example:5432/fleet",
+                "--set", "publish.schema=fleet_gold") == 0
+    with zipfile.ZipFile(out) as zf:
+        db = yaml.safe_load(zf.read("logalyzer_dashboards/databases/logalyzer.yaml"))
+        ds = yaml.safe_load(zf.read("logalyzer_dashboards/datasets/logalyzer/fleet_sessions.yaml"))
+    assert db["sqlalchemy_uri"] == "postgresql+psycopg2://ann:XXXXXXXXXX@db.example:5432/fleet"
+    assert "search_path=fleet_gold" in db["extra"]["engine_params"]["connect_args"]["options"]
+    assert ds["schema"] == "fleet_gold" and "written to" in capsys.readouterr().out
+
+
+def test_install_needs_credentials_and_a_reachable_superset(monkeypatch):
+    from logalyzer.dashboards.client import SupersetError
+
+    for name in ("LOGALYZER_SUPERSET_USER", "LOGALYZER_SUPERSET_PASSWORD", "SUPERSET_USERNAME", "SUPERSET_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SupersetError, match="LOGALYZER_SUPERSET_USER") as missing:
+        _cli("install", "--url", "http://127.0.0.1:9")
+    assert missing.value.exit_code == 2
+    monkeypatch.setenv("LOGALYZER_SUPERSET_USER", "ann")
+    monkeypatch.setenv("LOGALYZER_SUPERSET_PASSWORD", "s3cret-pw")
+    with pytest.raises(SupersetError, match=r"cannot reach Superset at http://127.0.0.1:9") as down:
+        _cli("install", "--url", "http://127.0.0.1:9/")
+    assert down.value.exit_code == 1 and "s3cret-pw" not in str(down.value)
+    assert _cli("install") == 2                          # no --url
 
 
 # -- 2. the SQL on published tables -----------------------------------------------------------------
@@ -218,22 +255,20 @@ PROBE = """() => Array.from(document.querySelectorAll('.dashboard-component-char
 
 
 @pytest.fixture(scope="module")
-def superset(published, tmp_path_factory):
+def superset(request, tmp_path_factory):
     """Superset from its own virtual environment, metadata in a temporary folder, the bundle imported."""
     from logalyzer.dashboards.install import install
     from logalyzer.dashboards.superset_server import ADMIN_USER, LocalSuperset
 
     if not os.access(CHROMIUM, os.X_OK):
         _missing(f"no Chromium at {CHROMIUM}: `apt-get install chromium` (or set LOGALYZER_CHROMIUM)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("playwright") is None:
         _missing("Playwright is not installed: `pip install -e '.[dev]'`")
     server = LocalSuperset(tmp_path_factory.mktemp("superset"), venv=str(SUPERSET_VENV), port=18088, workers=2)
     if not server.installed():
         _missing(f"no Superset virtual environment at {SUPERSET_VENV}: `logalyzer dashboards setup` "
                  "(or set LOGALYZER_SUPERSET_VENV)")
-    conf, target = published
+    conf, target = request.getfixturevalue("published")   # only now: a skip above costs nothing
     conf = deep_merge(conf, {"dashboards": {
         "db_uri": f"postgresql+psycopg2://{target.user}@{target.host}:{target.port}/{target.dbname}",
         "db_password": target.password}, "publish": {"schema": target.schema}})
@@ -300,7 +335,7 @@ def _device_filter(answer: dict):
     return None
 
 
-def test_every_dashboard_renders_every_chart_with_data(superset, published):
+def test_every_dashboard_renders_every_chart_with_data(superset, request):
     from playwright.sync_api import sync_playwright
 
     url, password = superset
@@ -340,7 +375,8 @@ def test_every_dashboard_renders_every_chart_with_data(superset, published):
                             problems.append(f"{slug}: chart {cid} query: error {r.get('error')!r}, "
                                             f"{r.get('rowcount')} rows")
                 if slug == "logalyzer-device":   # the drill-down shows one device, one with the most anomalies
-                    counts = dict(_query(published[1], "SELECT device_id, count(*) FROM anomalies_consolidated GROUP BY 1"))
+                    target = request.getfixturevalue("published")[1]
+                    counts = dict(_query(target, "SELECT device_id, count(*) FROM anomalies_consolidated GROUP BY 1"))
                     top = {d for d, n in counts.items() if n == max(counts.values())}
                     for cid, a in answers.items():
                         if _device_filter(a) not in top:

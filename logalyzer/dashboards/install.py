@@ -16,19 +16,17 @@ from logalyzer.dashboards.client import SupersetClient
 
 
 def database_for_superset(conf: dict, progress: Callable = print) -> tuple[DatabaseSpec, str | None]:
-    """The database entry of the bundle and its password."""
+    """The database entry of the bundle and its password.
+
+    `dashboards.db_uri` set: that address, with `dashboards.db_password` (else publish.password);
+    nothing is started. Otherwise the publish target, the local cluster started if needed."""
     from logalyzer.publish.target import resolve_target
 
     dash = conf.get("dashboards") or {}
-    schema = str((conf.get("publish") or {}).get("schema") or "logalyzer")
+    pub = conf.get("publish") or {}
+    schema = str(pub.get("schema") or "logalyzer")
     if dash.get("db_uri"):
-        password = dash.get("db_password") or None
-        if password is None:
-            try:
-                password = resolve_target(conf, progress=progress).password
-            except Exception:   # another database than the publish target: its password is its own
-                password = None
-        return DatabaseSpec(uri=dash["db_uri"], schema=schema), password
+        return DatabaseSpec(uri=dash["db_uri"], schema=schema), dash.get("db_password") or pub.get("password") or None
     target = resolve_target(conf, progress=progress)
     uri = f"postgresql+psycopg2://{quote(target.user, safe='')}@{target.host}:{target.port}/{quote(target.dbname)}"
     if target.params:
@@ -41,10 +39,10 @@ def install(url: str, conf: dict, user: str, password: str, progress: Callable =
 
     Returns the dashboards of the bundle as Superset lists them (title, url)."""
     source = load_source()
+    client = SupersetClient(url)
+    client.login(user, password)          # first: a wrong URL or login fails before any database work
     db, db_password = database_for_superset(conf, progress)
     bundle = build_zip(source, db)
-    client = SupersetClient(url)
-    client.login(user, password)
     client.import_bundle(bundle, {database_password_key(): db_password} if db_password else {})
     slugs = {b.slug for b in source.dashboards}
     found = [d for d in client.dashboards() if d.get("slug") in slugs]
