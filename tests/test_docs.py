@@ -11,7 +11,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
 import config_reference  # noqa: E402
-import trino_ddl  # noqa: E402,F401
 
 
 def test_configuration_reference_is_up_to_date():
@@ -63,7 +62,7 @@ def test_trino_ddl_declares_each_table_with_its_parquet_schema(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    import trino_ddl
+    import trino_ddl  # tools/ is on sys.path (top of this file)
 
     folder = tmp_path / "lake" / "gold" / "sessions" / "date=2026-11-20"
     folder.mkdir(parents=True)
