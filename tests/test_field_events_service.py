@@ -203,6 +203,7 @@ BAD_BODIES = {
                        b' "action": "update", "time": "2026-11-20T12:00:00Z", "operator": "\\ud800"}', 422, "invalid"),
     "null field": (json.dumps(good_event("ev-bad-18", operator=None)).encode(), 422, "invalid"),
     "empty body": (b"", 400, "malformed_json"),
+    "nested too deeply": (b'{"event_id": ' + b"[" * 1900 + b"]" * 1900 + b"}", 400, "malformed_json"),
 }
 
 
