@@ -260,7 +260,7 @@ def test_not_json_content_type_is_415(service, db):
 @pytest.mark.parametrize("params", [{"since": "2026-11-21T00:00:00Z", "until": "2026-11-20T00:00:00Z"},
                                     {"since": "not-a-time"}, {"since": "2026-11-20T00:00:00"},
                                     {"limit": "0"}, {"limit": "ten"}, {"limit": "1000000"},
-                                    {"device_id": "bad id with spaces"}])
+                                    {"device_id": "bad id with spaces"}, {"since": "0001-01-01T00:00:00+01:00"}])
 def test_bad_list_parameters_are_422(service, params):
     r = requests.get(service.url + "/events", headers=auth(), params=params)
     assert r.status_code == 422 and r.json()["error"] == "invalid"

@@ -162,7 +162,11 @@ def create_app(settings: ServiceSettings, store: EventStore) -> FastAPI:
             raise ApiError(422, "invalid", f"limit must be at most {settings.max_list:,}")
         if since and until and since >= until:
             raise ApiError(422, "invalid", "since must be before until")
-        events = await run_in_threadpool(store.list_events, device_id, _utc(since), _utc(until), limit)
+        try:
+            since, until = _utc(since), _utc(until)
+        except OverflowError:
+            raise ApiError(422, "invalid", "since / until out of range") from None
+        events = await run_in_threadpool(store.list_events, device_id, since, until, limit)
         return {"count": len(events), "events": events}
 
     return app
