@@ -203,6 +203,7 @@ BAD_BODIES = {
                        b' "action": "update", "time": "2026-11-20T12:00:00Z", "operator": "\\ud800"}', 422, "invalid"),
     "null field": (json.dumps(good_event("ev-bad-18", operator=None)).encode(), 422, "invalid"),
     "empty body": (b"", 400, "malformed_json"),
+    "nested too deeply": (b'{"event_id": ' + b"[" * 1900 + b"]" * 1900 + b"}", 400, "malformed_json"),
 }
 
 
@@ -259,7 +260,7 @@ def test_not_json_content_type_is_415(service, db):
 @pytest.mark.parametrize("params", [{"since": "2026-11-21T00:00:00Z", "until": "2026-11-20T00:00:00Z"},
                                     {"since": "not-a-time"}, {"since": "2026-11-20T00:00:00"},
                                     {"limit": "0"}, {"limit": "ten"}, {"limit": "1000000"},
-                                    {"device_id": "bad id with spaces"}])
+                                    {"device_id": "bad id with spaces"}, {"since": "0001-01-01T00:00:00+01:00"}])
 def test_bad_list_parameters_are_422(service, params):
     r = requests.get(service.url + "/events", headers=auth(), params=params)
     assert r.status_code == 422 and r.json()["error"] == "invalid"
@@ -377,20 +378,37 @@ def test_serve_with_an_unreachable_database_is_a_one_line_error(tmp_path):
     assert "Traceback" not in out.stderr and "secret-pw" not in out.stderr
 
 
-def test_database_restart_under_the_service_needs_no_client_retry(service, db, pg_server):
-    """The pool's connections die with the server; the next request reconnects by itself."""
-    server, _ = pg_server
-    first = good_event()
-    assert requests.post(service.url + "/events", json=first, headers=auth()).status_code == 201
-    server.stop("fast")
+def test_database_restart_under_the_service_needs_no_client_retry(tmp_path):
+    """The pool's connections die with the server; the next request reconnects by itself. A private
+    cluster of its own, so the shared test server is never restarted."""
+    import tempfile
+
+    from logalyzer.publish.local_server import LocalPostgres, find_server_binaries
+
+    if find_server_binaries() is None:
+        pytest.skip("PostgreSQL server binaries not found")
+    base = Path(tempfile.mkdtemp(prefix="logalyzer-test-pg-restart-"))
+    os.chmod(base, 0o755)
+    server = LocalPostgres(base / "postgres", port=free_port())
+    target, _ = server.start()
+    svc = Service(target, tmp_path / "serve.log")
     try:
-        down = requests.post(service.url + "/events", json=good_event(), headers=auth())
+        svc.start()
+        first = good_event()
+        assert requests.post(svc.url + "/events", json=first, headers=auth()).status_code == 201
+        server.stop("fast")
+        down = requests.post(svc.url + "/events", json=good_event(), headers=auth())
         assert down.status_code == 503 and down.json()["error"] == "unavailable"
-        assert requests.get(service.url + "/health").status_code == 503
+        assert requests.get(svc.url + "/health").status_code == 503
+        assert server.start()[0].port == target.port
+        second = good_event()
+        r = requests.post(svc.url + "/events", json=second, headers=auth())
+        assert r.status_code == 201, r.text
+        assert stored(target, first["event_id"]) == stored(target, second["event_id"]) == (1, 2)
+        assert requests.get(svc.url + "/health").status_code == 200
     finally:
-        server.start()
-    second = good_event()
-    r = requests.post(service.url + "/events", json=second, headers=auth())
-    assert r.status_code == 201, r.text
-    assert stored(db, first["event_id"]) == stored(db, second["event_id"]) == (1, 2)
-    assert requests.get(service.url + "/health").status_code == 200
+        svc.stop()
+        server.stop("immediate")
+        import shutil
+
+        shutil.rmtree(base, ignore_errors=True)

@@ -134,6 +134,8 @@ def create_app(settings: ServiceSettings, store: EventStore) -> FastAPI:
             parsed = json.loads(raw, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ApiError(400, "malformed_json", f"the body is not valid JSON: {str(exc)[:200]}") from None
+        except RecursionError:
+            raise ApiError(400, "malformed_json", "the body is nested too deeply") from None
         if not isinstance(parsed, dict):
             raise ApiError(422, "invalid", f"the body must be a JSON object, not {type(parsed).__name__}")
         try:
@@ -154,12 +156,17 @@ def create_app(settings: ServiceSettings, store: EventStore) -> FastAPI:
     async def list_events(device_id: Annotated[DeviceId | None, Query()] = None,
                           since: Annotated[AwareDatetime | None, Query()] = None,
                           until: Annotated[AwareDatetime | None, Query()] = None,
-                          limit: Annotated[int, Query(ge=1)] = 1000):
+                          limit: Annotated[int | None, Query(ge=1)] = None):
+        limit = min(1000, settings.max_list) if limit is None else limit
         if limit > settings.max_list:
             raise ApiError(422, "invalid", f"limit must be at most {settings.max_list:,}")
         if since and until and since >= until:
             raise ApiError(422, "invalid", "since must be before until")
-        events = await run_in_threadpool(store.list_events, device_id, _utc(since), _utc(until), limit)
+        try:
+            since, until = _utc(since), _utc(until)
+        except OverflowError:
+            raise ApiError(422, "invalid", "since / until out of range") from None
+        events = await run_in_threadpool(store.list_events, device_id, since, until, limit)
         return {"count": len(events), "events": events}
 
     return app

@@ -68,6 +68,7 @@ class EventStore:
                 if isinstance(exc, self._errors):
                     _close(conn)
                     conn = None
+                    self.close()   # the other idle connections went with the server, most likely
                 else:
                     try:
                         conn.rollback()
