@@ -86,8 +86,8 @@ def parse_files(spark: SparkSession, files: list[dict], ingest_conf: dict, fmt, 
     load next time, so the manifest's counts stay the table's).
     """
     lines = with_file_facts(spark, read_lines(spark, [f["path"] for f in files]), files, ingest_conf)
-    lines = (lines.where((F.col("line_no") > F.col("skip_lines")) & (F.col("line_no") <= F.col("max_line")))
-             .drop("skip_lines", "max_line"))
+    first, last = F.coalesce("skip_lines", F.lit(0)), F.coalesce("max_line", F.lit(1 << 62))
+    lines = lines.where((F.col("line_no") > first) & (F.col("line_no") <= last)).drop("skip_lines", "max_line")
     return parse_lines(lines, ingest_conf, fmt).withColumn("run_id", F.lit(run_id))
 
 
