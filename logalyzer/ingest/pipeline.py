@@ -3,8 +3,8 @@
 Writes ``log_lines`` (bronze), ``quarantine``, ``ingest_manifest`` and ``run_log``. Loads are
 idempotent at file level: a file already on record, or the same bytes under another name, adds no
 rows; a plain file that grew adds only its new lines (see ``manifest``). The summary warns in words
-when a file loaded no line or too many lines were quarantined or rescued (``--strict`` fails then). Counts are gathered while the bronze table is written (``DataFrame.observe``) so the input
-is read once; files that had a bad line are read a second time to fill the quarantine.
+when a file loaded no line or too many lines were quarantined or rescued (``--strict`` fails then).
+Counts are gathered while the bronze table is written (``DataFrame.observe``) so the input is read once; files that had a bad line are read a second time to fill the quarantine.
 """
 from __future__ import annotations
 
