@@ -209,7 +209,8 @@ def test_filter_on_outcome_is_not_pushed_into_the_parse(spark, conf, tmp_path):
 
     def filter_conditions(df):
         plan = df._jdf.queryExecution().optimizedPlan().toString()
-        return [ln for ln in plan.splitlines() if "Filter" in ln]
+        # a pushed filter can also land in the file-facts join's condition
+        return [ln for ln in plan.splitlines() if "Filter" in ln or "Join" in ln]
 
     with one_partition_per_file(spark):
         parsed = parse_files(spark, files, conf["ingest"], None, "run-1")

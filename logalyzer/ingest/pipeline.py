@@ -3,8 +3,8 @@
 Writes ``log_lines`` (bronze), ``quarantine``, ``ingest_manifest`` and ``run_log``. Loads are
 idempotent at file level: a file already on record, or the same bytes under another name, adds no
 rows; a plain file that grew adds only its new lines (see ``manifest``). The summary warns in words
-when a file loaded no line or too many lines were quarantined or rescued (``--strict`` fails then). Counts are gathered while the bronze table is written (``DataFrame.observe``) so the input
-is read once; files that had a bad line are read a second time to fill the quarantine.
+when a file loaded no line or too many lines were quarantined or rescued (``--strict`` fails then).
+Counts are gathered while the bronze table is written (``DataFrame.observe``) so the input is read once; files that had a bad line are read a second time to fill the quarantine.
 """
 from __future__ import annotations
 
@@ -86,8 +86,8 @@ def parse_files(spark: SparkSession, files: list[dict], ingest_conf: dict, fmt, 
     load next time, so the manifest's counts stay the table's).
     """
     lines = with_file_facts(spark, read_lines(spark, [f["path"] for f in files]), files, ingest_conf)
-    lines = (lines.where((F.col("line_no") > F.col("skip_lines")) & (F.col("line_no") <= F.col("max_line")))
-             .drop("skip_lines", "max_line"))
+    first, last = F.coalesce("skip_lines", F.lit(0)), F.coalesce("max_line", F.lit(1 << 62))
+    lines = lines.where((F.col("line_no") > first) & (F.col("line_no") <= last)).drop("skip_lines", "max_line")
     return parse_lines(lines, ingest_conf, fmt).withColumn("run_id", F.lit(run_id))
 
 
