@@ -130,12 +130,15 @@ def test_install_needs_credentials_and_a_reachable_superset(monkeypatch):
 def published(spark, base_conf, tmp_path_factory):
     """A small fleet through every stage (small models), published into a private PostgreSQL cluster."""
     from logalyzer.catalog import Catalog
+    from logalyzer.field_events.impact import run_impact
     from logalyzer.generate import generate_fleet
     from logalyzer.ingest import run_ingest
     from logalyzer.models.score import run_score
     from logalyzer.models.train import run_train
     from logalyzer.publish import run_publish
     from logalyzer.publish.local_server import LocalPostgres, find_server_binaries
+    from logalyzer.service.models import FieldEvent
+    from logalyzer.service.store import EventStore
     from logalyzer.sessions.pipeline import run_sessions
     from logalyzer.templates.pipeline import run_templates
 
@@ -144,7 +147,9 @@ def published(spark, base_conf, tmp_path_factory):
     base = Path(tempfile.mkdtemp(prefix="logalyzer-test-dash-"))   # /tmp: reachable by the server's user as root
     os.chmod(base, 0o755)
     root = tmp_path_factory.mktemp("dash")
-    generate_fleet(str(root / "fleet"), devices=4, days=3, seed=7, lines_per_device_day=2000)
+    # one app push, so the overview's field-event chart has a measurement to show
+    generate_fleet(str(root / "fleet"), devices=4, days=3, seed=7, lines_per_device_day=2000,
+                   pushes=["2026-11-21T12:00:00Z,0-1,worse"])
     conf = deep_merge(base_conf, {"lake": {"root": str(root / "lake")}, "project": {"work_dir": str(root / "work")},
                                   "models": SMALL_MODELS})
     catalog = Catalog(spark, conf)
@@ -158,6 +163,13 @@ def published(spark, base_conf, tmp_path_factory):
     target, _ = server.start()
     try:
         run_publish(spark, catalog, conf, tables=[], full=False, progress=quiet, target=target)
+        store = EventStore(target, 1)      # the push, recorded as `logalyzer serve` would
+        try:
+            for body in sorted((root / "fleet" / "pushes").glob("*.json")):
+                store.insert(FieldEvent.model_validate_json(body.read_text()))
+        finally:
+            store.close()
+        run_impact(spark, catalog, conf, publish=True, progress=quiet, target=target)
         n = _query(target, "SELECT count(*) FROM anomalies_consolidated")[0][0]
         assert n > 0, "the small models flagged nothing: the anomaly charts would be empty"
         yield conf, target

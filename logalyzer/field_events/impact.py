@@ -207,9 +207,9 @@ def run_impact(spark: SparkSession, catalog, conf: dict, publish: bool = True, p
     from logalyzer.publish.migrations import upgrade
     from logalyzer.publish.target import resolve_target
 
-    from logalyzer.runlog import new_run_id, record_run, utcnow
+    from logalyzer.runlog import stage_run
 
-    t0, started, run_id = time.time(), utcnow(), new_run_id("impact")
+    t0 = time.time()
     settings = ImpactSettings.of(conf)
     target = target or resolve_target(conf, progress=progress)
     conn = connect(target)
@@ -230,19 +230,17 @@ def run_impact(spark: SparkSession, catalog, conf: dict, publish: bool = True, p
         settings = replace(settings, metrics=tuple(m for m in settings.metrics if m != ANOMALY_METRIC))
         scores = anomalies = None
     progress(f"impact: field events from {target.describe()} schema {target.schema}; window ±{settings.window_hours:g} h")
-    with field_events_frames(spark, target) as (events, event_devices):
-        impact = field_event_impact(events, event_devices, timeseries, scores, anomalies, settings)
-        catalog.overwrite("field_event_impact", impact)
-    written = catalog.read("field_event_impact")
-    verdicts = {r["verdict"]: r["n"] for r in written.groupBy("verdict").agg(F.count(F.lit(1)).alias("n")).collect()}
-    counts = {"events": written.select("event_id").distinct().count(),
-              **{f"verdict_{v}": int(verdicts.get(v, 0)) for v in VERDICTS}}
+    with stage_run(catalog, "impact", target.describe(), progress) as run:   # the lake's lock; one row in run_log
+        with field_events_frames(spark, target) as (events, event_devices):
+            impact = field_event_impact(events, event_devices, timeseries, scores, anomalies, settings)
+            catalog.overwrite("field_event_impact", impact)
+        written = catalog.read("field_event_impact")
+        verdicts = {r["verdict"]: r["n"] for r in written.groupBy("verdict").agg(F.count(F.lit(1)).alias("n")).collect()}
+        counts = {"events": written.select("event_id").distinct().count(),
+                  **{f"verdict_{v}": int(verdicts.get(v, 0)) for v in VERDICTS}}
+        run.counts = counts
+        run.details.update({"window_hours": settings.window_hours, "metrics": list(settings.metrics)})
     progress(f"impact: {counts['events']:,} event(s) measured in {time.time() - t0:.1f} s")
-    try:
-        record_run(catalog, run_id, "impact", started, "succeeded", counts, input_desc=target.describe(),
-                   details={"window_hours": settings.window_hours, "metrics": list(settings.metrics)})
-    except Exception:   # the run log must not hide the result
-        pass
     if publish:
         counts["published"] = publish_impact(spark, catalog, conf, target, progress)
     return counts
