@@ -143,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", help="install: the Superset to import into, e.g. https://superset.example.com")
     p.add_argument("--out", default="logalyzer_dashboards.zip", help="build: the zip to write")
     p.add_argument("--port", type=int, help="serve: port (default dashboards.superset.port, 8088)")
+    _common(p)
+
     p = sub.add_parser("serve", help="HTTP service that records app pushes (field events) in PostgreSQL",
                        description="Serve POST /events, GET /events and GET /health (docs/field_events.md) on "
                                    "uvicorn. Events go to the publish stage's database (LOGALYZER_DB_URL, or the "
