@@ -245,9 +245,9 @@ class Catalog:
 
     # -- filesystem helpers (Hadoop FS, so s3a://, dbfs:/ and file: all work) -----------------------
     def _fs(self, path: str):
-        jvm = self.spark.sparkContext._jvm
-        jpath = jvm.org.apache.hadoop.fs.Path(path)
-        return jpath.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration()), jpath
+        from logalyzer.jvm import hadoop_fs     # the one door to the JVM (Spark Connect: JvmUnavailable)
+
+        return hadoop_fs(self.spark, path)
 
     def _path_exists(self, path: str) -> bool:
         fs, jpath = self._fs(path)

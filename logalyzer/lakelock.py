@@ -21,6 +21,7 @@ import time
 import uuid
 
 from logalyzer.errors import LakeError, LakeLockedError
+from logalyzer.jvm import gateway
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +41,9 @@ class LakeFiles:
         self.spark = spark
 
     def _hpath(self, name: str):
-        jvm = self.spark.sparkContext._jvm
-        path = jvm.org.apache.hadoop.fs.Path(f"{self.root}/{name}" if name else self.root)
-        return path.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration()), path
+        from logalyzer.jvm import hadoop_fs     # the one door to the JVM (Spark Connect: JvmUnavailable)
+
+        return hadoop_fs(self.spark, f"{self.root}/{name}" if name else self.root)
 
     def where(self, name: str) -> str:
         return f"{self.root}/{name}"
@@ -71,7 +72,7 @@ class LakeFiles:
             return None
         stream = fs.open(path)
         try:
-            return self.spark.sparkContext._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+            return gateway(self.spark)[0].org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
         finally:
             stream.close()
 

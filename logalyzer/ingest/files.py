@@ -31,11 +31,9 @@ class InputNotFoundError(FileNotFoundError):
 
 def input_exists(spark: SparkSession, input_path: str) -> bool:
     """True when the path or glob matches something (checked on the Hadoop filesystem)."""
-    jvm = spark.sparkContext._jvm
-    path = jvm.org.apache.hadoop.fs.Path(input_path)
-    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    matches = fs.globStatus(path)
-    return matches is not None and len(matches) > 0
+    from logalyzer.jvm import path_exists     # the one door to the JVM, with a Spark Connect fallback
+
+    return path_exists(spark, input_path)
 
 
 def list_files(spark: SparkSession, input_path: str, include: str) -> DataFrame:
@@ -44,8 +42,20 @@ def list_files(spark: SparkSession, input_path: str, include: str) -> DataFrame:
     Listed with the Hadoop FileSystem API (as Spark's own file index does) because Spark's file
     scans drop zero-length files, and an empty file must be recorded, not lost.
     """
-    jvm = spark.sparkContext._jvm
-    hconf = spark.sparkContext._jsc.hadoopConfiguration()
+    from logalyzer import jvm as door     # the one door to the JVM
+
+    try:
+        jvm, jsc = door.gateway(spark)
+    except door.JvmUnavailable:           # Spark Connect: a metadata scan, without zero-length files
+        import fnmatch
+        import os
+
+        listed = [r for r in door.list_files(spark, input_path)
+                  if not os.path.basename(r[0]).startswith((".", "_")) and fnmatch.fnmatch(os.path.basename(r[0]), include)]
+        if not listed:
+            raise InputNotFoundError(f"input path not found: {input_path}")
+        return spark.createDataFrame(listed, "path string, size long, modified timestamp")
+    hconf = jsc.hadoopConfiguration()
     pattern = jvm.org.apache.hadoop.fs.Path(input_path)
     fs = pattern.getFileSystem(hconf)
     matches = fs.globStatus(pattern)
