@@ -22,6 +22,8 @@ from pathlib import Path
 
 import yaml
 
+from logalyzer.errors import LogalyzerError
+
 SOURCE_DIR = Path(__file__).resolve().parent / "source"
 BUNDLE_ROOT = "logalyzer_dashboards"
 VERSION = "1.0.0"
@@ -33,8 +35,8 @@ _TYPES = {"text": ("TEXT", False), "int": ("BIGINT", False), "float": ("DOUBLE P
 _KINDS = ("number", "line", "bar", "mixed", "top", "table", "timeline", "pie")
 
 
-class SourceError(ValueError):
-    """The YAML source is inconsistent (unknown dataset, column, metric or kind): names the file."""
+class SourceError(LogalyzerError, ValueError):
+    """The YAML source is inconsistent (unknown dataset, column, metric or kind): names the file (exit 1)."""
 
 
 def stable_uuid(*parts: str) -> str:

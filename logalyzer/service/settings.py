@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from logalyzer.errors import ConfigError
 
-class ServiceConfigError(ValueError):
+
+class ServiceConfigError(ConfigError, ValueError):
     """The service settings are unusable (no token, a bad port): the CLI prints it and exits 2."""
 
 
