@@ -246,3 +246,12 @@ def test_generated_outputs_hold_different_devices(spark, catalog, conf, tmp_path
     assert first_device_for(str(tmp_path / "fleet")) == first_device_for(str(tmp_path / "fleet") + "/")
     assert {p.name for p in (tmp_path / "fleet-again").rglob("*.gz")} == {"R0000000001_20261120_00.log.gz",
                                                                          "R0000000002_20261120_00.log.gz"}
+
+
+def test_include_braces_expand_for_the_listing_without_a_jvm():
+    """The Spark Connect listing filters names in Python: the default `*.{log,gz}` must keep its meaning."""
+    from logalyzer.ingest.files import _expand_braces
+
+    assert _expand_braces("*.{log,gz}") == ["*.log", "*.gz"]
+    assert _expand_braces("a{b,c}.{1,2}") == ["ab.1", "ab.2", "ac.1", "ac.2"]
+    assert _expand_braces("*.gz") == ["*.gz"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import zlib
 
 import pandas as pd
@@ -50,8 +51,10 @@ def list_files(spark: SparkSession, input_path: str, include: str) -> DataFrame:
         import fnmatch
         import os
 
+        patterns = _expand_braces(include)    # Hadoop globs know {a,b}; fnmatch does not
         listed = [r for r in door.list_files(spark, input_path)
-                  if not os.path.basename(r[0]).startswith((".", "_")) and fnmatch.fnmatch(os.path.basename(r[0]), include)]
+                  if not os.path.basename(r[0]).startswith((".", "_"))
+                  and any(fnmatch.fnmatchcase(os.path.basename(r[0]), p) for p in patterns)]
         if not listed:
             raise InputNotFoundError(f"input path not found: {input_path}")
         return spark.createDataFrame(listed, "path string, size long, modified timestamp")
@@ -79,6 +82,14 @@ def list_files(spark: SparkSession, input_path: str, include: str) -> DataFrame:
         else:
             keep(match)
     return spark.createDataFrame(sorted(rows), "path string, size long, modified timestamp")
+
+
+def _expand_braces(pattern: str) -> list[str]:
+    """``*.{log,gz}`` -> ``["*.log", "*.gz"]`` (nested and repeated groups too)."""
+    m = re.search(r"\{([^{}]*)\}", pattern)
+    if not m:
+        return [pattern]
+    return [x for alt in m.group(1).split(",") for x in _expand_braces(pattern[:m.start()] + alt + pattern[m.end():])]
 
 
 def _count_gzip_lines(data: bytes) -> tuple[int, str | None]:
