@@ -13,7 +13,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from logalyzer.dashboards.client import SupersetError
+from logalyzer.publish.local_server import free_port
 
 ADMIN_USER = "admin"
 
@@ -37,17 +37,6 @@ TALISMAN_ENABLED = False
 WTF_CSRF_TIME_LIMIT = None
 SUPERSET_WEBSERVER_TIMEOUT = 120
 '''
-
-
-def _free_port(preferred: int) -> int:
-    for port in (preferred, 0):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return s.getsockname()[1]
-    raise SupersetError("no free TCP port on 127.0.0.1 for Superset")
 
 
 class LocalSuperset:
@@ -172,7 +161,7 @@ class LocalSuperset:
         if running:
             return running, "reused"
         self.initialize(progress)
-        port = _free_port(self.wanted_port)
+        port = free_port(self.wanted_port, "Superset", SupersetError)
         url = f"http://{self.host}:{port}"
         log = open(self.log_file, "ab")
         argv = [str(self.venv / "bin" / "gunicorn"), "--workers", str(self.workers), "--threads", "4",

@@ -66,7 +66,9 @@ def server_version(bin_dir: Path) -> str:
     return m.group(1) if out.returncode == 0 and m else "unknown"
 
 
-def _free_port(preferred: int | None = None) -> int:
+def free_port(preferred: int | None = None, what: str = "the local PostgreSQL server",
+              error: type[Exception] = LocalServerError) -> int:
+    """``preferred`` when it is free on 127.0.0.1, else any free port (also for the local Superset)."""
     for port in ([preferred] if preferred else []) + [0]:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
@@ -74,7 +76,7 @@ def _free_port(preferred: int | None = None) -> int:
             except OSError:
                 continue
             return s.getsockname()[1]
-    raise LocalServerError("no free TCP port on 127.0.0.1 for the local PostgreSQL server")
+    raise error(f"no free TCP port on 127.0.0.1 for {what}")
 
 
 class LocalPostgres:
@@ -236,7 +238,7 @@ class LocalPostgres:
         if port is None:
             self._check_reachable()
             meta = self._meta()
-            port = _free_port(self.wanted_port or meta.get("port"))
+            port = free_port(self.wanted_port or meta.get("port"))
             # local only; a bigger buffer cache and WAL budget than the defaults (128MB, 1GB), so a
             # publish of millions of rows does not force a checkpoint every few seconds
             opts = (f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
