@@ -69,7 +69,8 @@ def models_conf(conf, tmp_path):
         "project": {"work_dir": str(tmp_path / "work")},
         "models": {"deeplog": {"epochs": 12, "min_steps": 400, "hidden": 32, "embedding": 16, "layers": 1, "history": 4,
                                "batch_size": 32, "learning_rate": 0.01},
-                   "autoencoder": {"epochs": 40, "min_steps": 200, "hidden": [16, 4], "batch_size": 64},
+                   "autoencoder": {"epochs": 40, "min_steps": 200, "hidden": [16, 4], "batch_size": 64,
+                                   "threshold_from": "training"},
                    "validation_share": 0.25, "min_train_units": 20, "score": {"batch_units": 64}}})
 
 
@@ -110,6 +111,21 @@ def test_featurizer_maps_vocabulary_oov_and_lineage():
     assert np.isclose(seq_counts[0, 2], np.log(3)) and seq_counts[0, 1] == 0
 
 
+def test_autoencoder_score_is_the_mean_of_the_largest_errors():
+    """One feature reconstructed badly outscores many reconstructed a little worse than usual (the
+    plain mean ranks them the other way, and shrinks further with every template in the vocabulary)."""
+    from logalyzer.models.autoencoder import top_mean
+
+    one_bad = np.array([[16.0] + [0.0] * 99])
+    many_mild = np.array([[0.3] * 100])
+    assert one_bad.mean() < many_mild.mean()
+    assert top_mean(one_bad, 5)[0] == pytest.approx(3.2) and top_mean(many_mild, 5)[0] == pytest.approx(0.3)
+    rows = np.array([[1.0, 5.0, 2.0, 0.0], [4.0, 4.0, 4.0, 4.0]])
+    assert top_mean(rows, 2).tolist() == [3.5, 4.0]
+    assert top_mean(rows, 0).tolist() == top_mean(rows, 9).tolist() == [2.0, 4.0]      # 0 or more: the mean
+    assert top_mean(np.zeros((3, 0)), 5).tolist() == [0.0, 0.0, 0.0]
+
+
 def test_choose_k_is_the_smallest_that_flags_at_most_the_share():
     counts = [(1.0, 50), (2.0, 30), (3.0, 15), (7.0, 4), (40.0, 1)]     # worst rank per unit -> units
     assert deeplog.choose_k(counts, 100, 0.05, 20) == (3, 0.05)
@@ -134,6 +150,7 @@ def test_training_windows_match_a_python_reference(spark):
 def test_train_registers_both_models_and_score_flags_the_broken_sessions(spark, lake_with_sessions, models_conf):
     import mlflow
     from mlflow import MlflowClient
+    from pyspark.sql import functions as F
 
     from logalyzer.models.config import ModelsConfig
     from logalyzer.models.score import run_score
@@ -166,6 +183,11 @@ def test_train_registers_both_models_and_score_flags_the_broken_sessions(spark, 
     assert counts["units_scored"] == 2 * 380 and counts["dates"] == 3
     scores = catalog.read("anomaly_scores")
     assert scores.count() == 2 * 380
+    # threshold_from: training (the fixture): the threshold is the largest score of the training
+    # period, training and validation units: no unit of it is flagged, and one sits exactly on it
+    period = scores.where((F.col("detector") == "autoencoder") & F.col("date").isin(*NORMAL_DAYS)).collect()
+    assert len(period) == 320 and not any(r["flagged"] for r in period)
+    assert max(r["score"] for r in period) == pytest.approx(period[0]["threshold"])
     day3 = scores.where("date = '2026-11-22'").collect()
     by = {(r["unit_id"].split("-")[-1], r["detector"]): r for r in day3}
     crash = by[("unseen_template", "deeplog")]
@@ -342,3 +364,22 @@ def test_labels_and_evaluate(spark, lake_with_sessions, models_conf, tmp_path):
     bad.write_text("a,b,c\n1,2,3\n")
     with pytest.raises(LabelFileError, match="expected `KEY,LABEL`"):
         load_labels(spark, catalog, str(bad))
+
+
+def test_units_carry_the_share_of_their_time_each_duration_covers(spark, models_conf):
+    """``video_freezes_ms`` becomes ``video_freezes_time_pct`` too: the same freeze time is an incident in
+    a short session and nothing in a long one (capped at 100, an instant counts as one second)."""
+    from logalyzer.models.config import ModelsConfig
+    from logalyzer.models.units import metric_columns, to_units
+
+    rows = session_rows(NORMAL_DAYS[0], 4, seed=3)
+    rows = [r[:4] + (d,) + r[5:7] + (ms,) + r[8:] for r, d, ms in
+            zip(rows, (20.0, 7200.0, 10.0, 0.0), (13_000, 13_000, 60_000, 400))]
+    table = spark.createDataFrame(rows, SESSIONS_SCHEMA)
+    cfg = ModelsConfig.of(models_conf)
+    names = metric_columns(table, cfg)
+    assert "video_freezes_time_pct" in names and "video_freezes_ms" in names
+    got = {r["unit_id"]: dict(zip(r["metric_names"], r["metric_values"]))["video_freezes_time_pct"]
+           for r in to_units(table, "session", cfg).collect()}
+    shares = [got[r[1]] for r in rows]
+    assert shares == pytest.approx([65.0, 13_000 / 72_000, 100.0, 40.0])

@@ -3,10 +3,14 @@
 Features (``Featurizer.features``): the template count vector over the vocabulary (with an
 out-of-vocabulary bucket) and the unit's metrics (VAR counters and durations, line and error
 counts, duration), each as a sign-preserving log1p, then standardised with the training units'
-mean and standard deviation (stored with the model). The **score** is the mean squared
-reconstruction error; the **threshold** is a percentile of the validation units' scores
-(``threshold_percentile``); the reason of a flagged unit names the features with the largest
-error, with the value seen and the value the model expected.
+mean and standard deviation (stored with the model). The **score** is the mean of the
+``score_features`` largest squared reconstruction errors of the unit: a mean over every feature
+shrinks as the vocabulary grows, so one badly reconstructed feature among a thousand templates
+would vanish, while a fault shows in a few features at once. The **threshold** is a percentile of
+the validation units' scores (``threshold_percentile``; ``threshold_from``); the reason
+of a flagged unit names the features with the largest error, with the value seen and the value the
+model expected. Training minimises, and the champion comparison uses, the plain mean squared error
+(``loss``).
 """
 from __future__ import annotations
 
@@ -81,6 +85,15 @@ def make_loss(mean: np.ndarray, std: np.ndarray):
 
 
 # -- scoring ---------------------------------------------------------------------------------------
+def top_mean(sq: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the mean of its ``k`` largest values (every value when ``k`` is 0 or not smaller)."""
+    if not sq.shape[1]:
+        return np.zeros(len(sq))
+    if k <= 0 or k >= sq.shape[1]:
+        return sq.mean(1).astype(np.float64)
+    return np.partition(sq, sq.shape[1] - k, axis=1)[:, -k:].mean(1).astype(np.float64)
+
+
 class AutoencoderScorer:
     """The trained net, its featurizer, normalisation and threshold: scores a pandas batch of units."""
 
@@ -125,7 +138,8 @@ class AutoencoderScorer:
         x = (raw - self.mean) / self.std
         y = self.reconstruct(x) if len(x) else x
         sq = (y - x) ** 2
-        err = sq.mean(1).astype(np.float64) if sq.shape[1] else np.zeros(len(x))
+        mse = sq.mean(1).astype(np.float64) if sq.shape[1] else np.zeros(len(x))
+        err = top_mean(sq, int(self.meta.get("score_features") or 0))   # models before it: the mean
         t = self.meta.get("threshold")
         flagged = err > t if t is not None else np.zeros(len(x), dtype=bool)
         reasons = [None] * len(x)
@@ -137,7 +151,7 @@ class AutoencoderScorer:
                 worst = np.argsort(-sq[u], kind="stable")[:top]
                 reasons[u] = "; ".join(self._describe(names[i], raw[u, i], expected[u, i]) for i in worst)
         return pd.DataFrame({"score": err, "threshold": np.full(len(x), self.threshold), "flagged": flagged,
-                             "reason": reasons, "loss": err, "loss_weight": np.ones(len(x))})
+                             "reason": reasons, "loss": mse, "loss_weight": np.ones(len(x))})
 
     def _describe(self, name: str, seen: float, expected: float) -> str:
         # features are slog1p values: show them back in the units the operator knows

@@ -33,6 +33,8 @@ class AutoencoderConfig:
     batch_size: int = 256
     learning_rate: float = 0.002
     threshold_percentile: float = 100.0
+    threshold_from: str = "validation"    # `validation`: the held-out units; `training`: every unit of the period
+    score_features: int = 5               # the score is the mean of the largest this many errors; 0: all
     reason_features: int = 3
     min_scale: float = 1.0
     min_steps: int = 1000
@@ -103,6 +105,9 @@ class ModelsConfig:
                                            for k, v in ae_kw.items()})
         if not autoencoder.hidden or not 0 < autoencoder.threshold_percentile <= 100:
             raise ValueError("models.autoencoder: hidden needs at least one layer, threshold_percentile in (0, 100]")
+        _names(autoencoder.threshold_from, ("training", "validation"), "models.autoencoder.threshold_from")
+        if autoencoder.score_features < 0:
+            raise ValueError("models.autoencoder.score_features must be >= 0 (0: the mean over every feature)")
         tracking = ml.get("tracking_uri") or ""
         default_store = not tracking
         if default_store:

@@ -129,24 +129,31 @@ def train_autoencoder(ctx: Context, featurizer: Featurizer, train_units: DataFra
                       seed=cfg.seed, progress=ctx.progress, name=name)
     train_seconds = time.time() - started
     meta = {"n_features": n_features, "hidden": list(ae.hidden), "threshold": None,
-            "reason_features": ae.reason_features}
+            "reason_features": ae.reason_features, "score_features": ae.score_features}
     scorer = autoencoder.AutoencoderScorer(net.cpu(), featurizer, meta, mean, std)
+    # The threshold's reference: the held-out validation units (the model never fitted them), or
+    # with `threshold_from: training` every unit of the period (more units, so a larger maximum).
+    reference = val_units if ae.threshold_from == "validation" else train_units.unionByName(val_units)
     with arrow_batches(ctx.spark, cfg.batch_units):
-        scored = score_units(val_units, scorer).persist(StorageLevel.MEMORY_AND_DISK)
+        scored = (score_units(reference, scorer).withColumn("_val", is_validation(cfg.validation_share, cfg.seed))
+                  .persist(StorageLevel.MEMORY_AND_DISK))
         try:
             q = ae.threshold_percentile / 100.0
-            stats = scored.agg(F.percentile_approx("score", q, 100_000).alias("t"), F.avg("score").alias("m")).first()
+            stats = scored.agg(F.percentile_approx("score", q, 100_000).alias("t"), F.count(F.lit(1)).alias("n"),
+                               F.avg(F.when(F.col("_val"), F.col("loss"))).alias("m")).first()
             threshold = float(stats["t"])
-            share = scored.where(F.col("score") > F.lit(threshold)).count() / max(n_val, 1)
+            share = scored.where(F.col("_val") & (F.col("score") > F.lit(threshold))).count() / max(n_val, 1)
         finally:
             scored.unpersist()
     scorer.meta["threshold"] = threshold
     metric = float(stats["m"])
-    ctx.progress(f"{name}: threshold {threshold:.4f} (percentile {ae.threshold_percentile} of {n_val:,} "
-                 f"validation errors, flags {share:.2%}); mean validation error {metric:.4f}")
+    ctx.progress(f"{name}: threshold {threshold:.4f} (percentile {ae.threshold_percentile} of {int(stats['n']):,} "
+                 f"{ae.threshold_from} units' scores, flags {share:.2%} of the validation units); "
+                 f"mean validation reconstruction error {metric:.4f}")
     params = {"hidden": json.dumps(list(ae.hidden)), "epochs": epochs, "min_steps": ae.min_steps,
               "batch_size": ae.batch_size,
               "learning_rate": ae.learning_rate, "threshold_percentile": ae.threshold_percentile,
+              "threshold_from": ae.threshold_from, "score_features": ae.score_features,
               "min_scale": ae.min_scale, "n_features": n_features, "counts_from": featurizer.counts_from}
     metrics = {"threshold": threshold, "validation_flagged_share": share, "validation_metric": metric,
                "train_rows": n_rows, "train_seconds": train_seconds,

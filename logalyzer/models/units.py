@@ -10,7 +10,11 @@ metric_names, metric_values``
   (a map: sequences may be capped by ``sessions.sequences.max_length``, counts never are);
 * the metrics are every numeric column of the unit table (VAR counters and durations, line and
   error counts, duration), as two parallel arrays so any unit table fits one model signature; a
-  model keeps the names it was trained on and reads only those.
+  model keeps the names it was trained on and reads only those;
+* each duration column (``<name>_ms``) also gives the share of the unit's time it covers,
+  ``<name>_time_pct`` (0-100): 13 s of black screen is an incident in a 20-second session and
+  nothing unusual in a two-hour film, and only the share tells them apart (the player-quality
+  habit of a rebuffering ratio rather than a rebuffering time).
 
 Template ids are resolved through ``template_lineage`` by the featurizer (``template_aliases``
 gives it the mapping): a template that Drain generalised after the model was trained maps to the
@@ -38,8 +42,28 @@ def _duration_s() -> F.Column:
     return (F.unix_micros("last_ts") - F.unix_micros("first_ts")) / F.lit(1e6)
 
 
+def _time_shares(table: DataFrame) -> DataFrame:
+    """``table`` plus ``<name>_time_pct`` for each numeric ``<name>_ms`` column, when the unit has a length.
+
+    The share of the unit's duration (at least one second, so an instant does not divide by zero),
+    capped at 100: an event that began before the unit can report more time than the unit has.
+    """
+    numeric = {f.name for f in table.schema.fields if isinstance(f.dataType, NumericType)}
+    if "duration_s" in numeric:
+        length_ms = F.col("duration_s") * F.lit(1000.0)
+    elif {"first_ts", "last_ts"} <= set(table.columns):
+        length_ms = _duration_s() * F.lit(1000.0)
+    else:
+        return table
+    shares = {f"{c[:-3]}_time_pct": F.least(F.lit(100.0), F.lit(100.0) * F.col(c).cast("double")
+                                            / F.greatest(length_ms, F.lit(1000.0)))
+              for c in sorted(numeric) if c.endswith("_ms") and f"{c[:-3]}_time_pct" not in table.columns}
+    return table.withColumns(shares) if shares else table
+
+
 def metric_columns(table: DataFrame, cfg: ModelsConfig) -> list[str]:
-    """Numeric columns of a unit table used as features (``models.features``)."""
+    """Numeric columns of a unit table (and their time shares) used as features (``models.features``)."""
+    table = _time_shares(table)
     numeric = [f.name for f in table.schema.fields
                if isinstance(f.dataType, NumericType) and f.name not in _NOT_METRICS]
     if "duration_s" not in numeric and {"first_ts", "last_ts"} <= set(table.columns):
@@ -56,6 +80,7 @@ def metric_columns(table: DataFrame, cfg: ModelsConfig) -> list[str]:
 def to_units(table: DataFrame, unit_kind: str, cfg: ModelsConfig) -> DataFrame:
     """A unit table (``sessions`` or ``event_sequences``) → units in the common shape."""
     metrics = metric_columns(table, cfg)
+    table = _time_shares(table)
     if unit_kind == "session":
         keys = [F.lit("session").alias("unit_kind"), F.col("session_id").alias("unit_id"),
                 F.col("session_id").alias("key"), "device_id", "start_ts", "end_ts", "date"]
