@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 
 log = logging.getLogger(__name__)
 
@@ -69,25 +70,33 @@ def _path_exists_by_scan(spark, path: str) -> bool:
         raise
 
 
-def list_files(spark, path: str) -> list[tuple[str, int, dt.datetime]]:
-    """``(path, size, modified)`` of every file under ``path`` (a folder, file or glob), recursively.
+def list_files(spark, path: str, name_glob: str | None = None) -> list[tuple[str, int, dt.datetime]]:
+    """``(path, size, modified)`` of every file under ``path`` (a folder, file or glob), recursively, sorted.
+
+    Names starting with ``.`` or ``_`` are skipped (Spark's file scans hide them too); with ``name_glob``
+    only names matching that Hadoop glob (``*.{log,gz}``) are kept. ``FileNotFoundError`` when ``path``
+    matches nothing.
 
     Through the Hadoop API, which keeps zero-length files (Spark's file scans drop them). Fallback: a
     binaryFile scan that reads metadata only (the content column is never selected), without the
-    zero-length files: the ingest manifest then cannot record those as `empty`.
+    zero-length files: the ingest manifest then cannot record those as `empty`; and as it cannot tell
+    a folder of such files from nothing, a scan that lists no file raises ``FileNotFoundError`` too.
     """
     try:
         fs, jpath = hadoop_fs(spark, path)
     except JvmUnavailable:
-        log.warning("no JVM access: listing %s through a binaryFile scan (zero-length files are not seen)", path)
-        rows = (spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(path)
-                .select("path", "length", "modificationTime").collect())
-        return sorted((r["path"], int(r["length"]), r["modificationTime"]) for r in rows)
+        return _list_files_by_scan(spark, path, name_glob)
+    matches = fs.globStatus(jpath)
+    if matches is None or len(matches) == 0:
+        raise FileNotFoundError(f"path not found: {path}")
+    name_filter = gateway(spark)[0].org.apache.hadoop.fs.GlobFilter(name_glob) if name_glob else None
     out = []
-    matches = fs.globStatus(jpath) or []
 
     def keep(status):
-        out.append((status.getPath().toString(), int(status.getLen()),
+        jp = status.getPath()
+        if _hidden(jp.getName()) or (name_filter is not None and not name_filter.accept(jp)):
+            return
+        out.append((jp.toString(), int(status.getLen()),
                     dt.datetime.utcfromtimestamp(status.getModificationTime() / 1000.0)))
 
     for match in matches:
@@ -98,6 +107,38 @@ def list_files(spark, path: str) -> list[tuple[str, int, dt.datetime]]:
         else:
             keep(match)
     return sorted(out)
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith((".", "_"))
+
+
+def _list_files_by_scan(spark, path: str, name_glob: str | None) -> list[tuple[str, int, dt.datetime]]:
+    import fnmatch
+
+    log.warning("no JVM access: listing %s through a binaryFile scan (zero-length files are not seen)", path)
+    try:
+        rows = (spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(path)
+                .select("path", "length", "modificationTime").collect())
+    except Exception as exc:
+        if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc):
+            raise FileNotFoundError(f"path not found: {path}") from None
+        raise
+    patterns = expand_braces(name_glob) if name_glob else ["*"]    # Hadoop globs know {a,b}; fnmatch does not
+    out = sorted((r["path"], int(r["length"]), r["modificationTime"]) for r in rows
+                 if not _hidden(os.path.basename(r["path"]))
+                 and any(fnmatch.fnmatchcase(os.path.basename(r["path"]), p) for p in patterns))
+    if not out:
+        raise FileNotFoundError(f"no file found under {path}")
+    return out
+
+
+def expand_braces(pattern: str) -> list[str]:
+    """``*.{log,gz}`` -> ``["*.log", "*.gz"]`` (nested and repeated groups too)."""
+    m = re.search(r"\{([^{}]*)\}", pattern)
+    if not m:
+        return [pattern]
+    return [x for alt in m.group(1).split(",") for x in expand_braces(pattern[:m.start()] + alt + pattern[m.end():])]
 
 
 def delete_path(spark, path: str) -> bool:

@@ -250,8 +250,8 @@ def test_generated_outputs_hold_different_devices(spark, catalog, conf, tmp_path
 
 def test_include_braces_expand_for_the_listing_without_a_jvm():
     """The Spark Connect listing filters names in Python: the default `*.{log,gz}` must keep its meaning."""
-    from logalyzer.ingest.files import _expand_braces
+    from logalyzer.jvm import expand_braces
 
-    assert _expand_braces("*.{log,gz}") == ["*.log", "*.gz"]
-    assert _expand_braces("a{b,c}.{1,2}") == ["ab.1", "ab.2", "ac.1", "ac.2"]
-    assert _expand_braces("*.gz") == ["*.gz"]
+    assert expand_braces("*.{log,gz}") == ["*.log", "*.gz"]
+    assert expand_braces("a{b,c}.{1,2}") == ["ab.1", "ab.2", "ac.1", "ac.2"]
+    assert expand_braces("*.gz") == ["*.gz"]

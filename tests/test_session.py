@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from pyspark.sql import functions as F
 
 from logalyzer import jvm
@@ -50,6 +52,15 @@ def test_jvm_gateway_and_fallbacks_agree(spark, tmp_path):
     rows = (spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(str(tmp_path / "in"))
             .select("path", "length").collect())  # the fallback's scan, on the same files
     assert sorted((os.path.basename(r["path"]), r["length"]) for r in rows) == [("a.log", 8), ("b.log", 6)]
+    # the name glob (Hadoop's {a,b} too) and hidden names: the same answer through the JVM and the scan
+    other = tmp_path / "other"
+    other.mkdir()
+    for name in ("c.log", "d.gz", "e.txt", "_SUCCESS", ".f.log"):
+        (other / name).write_text("x\n")
+    for lister in (jvm.list_files, jvm._list_files_by_scan):
+        assert [os.path.basename(p) for p, _, _ in lister(spark, str(other), "*.{log,gz}")] == ["c.log", "d.gz"]
+        with pytest.raises(FileNotFoundError):
+            lister(spark, missing, "*")
 
     assert jvm.delete_path(spark, str(folder)) and not folder.exists()
     assert not jvm.delete_path(spark, str(folder))

@@ -8,9 +8,7 @@ reach the driver, never lines.
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import re
 import zlib
 
 import pandas as pd
@@ -41,55 +39,16 @@ def list_files(spark: SparkSession, input_path: str, include: str) -> DataFrame:
     """``path, size, modified`` of every file under ``input_path`` whose name matches ``include``.
 
     Listed with the Hadoop FileSystem API (as Spark's own file index does) because Spark's file
-    scans drop zero-length files, and an empty file must be recorded, not lost.
+    scans drop zero-length files, and an empty file must be recorded, not lost (``jvm.list_files``,
+    with its Spark Connect fallback).
     """
-    from logalyzer import jvm as door     # the one door to the JVM
+    from logalyzer.jvm import list_files as list_paths     # the one door to the JVM
 
     try:
-        jvm, jsc = door.gateway(spark)
-    except door.JvmUnavailable:           # Spark Connect: a metadata scan, without zero-length files
-        import fnmatch
-        import os
-
-        patterns = _expand_braces(include)    # Hadoop globs know {a,b}; fnmatch does not
-        listed = [r for r in door.list_files(spark, input_path)
-                  if not os.path.basename(r[0]).startswith((".", "_"))
-                  and any(fnmatch.fnmatchcase(os.path.basename(r[0]), p) for p in patterns)]
-        if not listed:
-            raise InputNotFoundError(f"input path not found: {input_path}")
-        return spark.createDataFrame(listed, "path string, size long, modified timestamp")
-    hconf = jsc.hadoopConfiguration()
-    pattern = jvm.org.apache.hadoop.fs.Path(input_path)
-    fs = pattern.getFileSystem(hconf)
-    matches = fs.globStatus(pattern)
-    if matches is None or len(matches) == 0:
-        raise InputNotFoundError(f"input path not found: {input_path}")
-    name_filter = jvm.org.apache.hadoop.fs.GlobFilter(include)
-    rows = []
-
-    def keep(status):
-        name = status.getPath().getName()
-        if name.startswith((".", "_")) or not name_filter.accept(status.getPath()):
-            return
-        rows.append((status.getPath().toString(), int(status.getLen()),
-                     dt.datetime.utcfromtimestamp(status.getModificationTime() / 1000.0)))
-
-    for match in matches:
-        if match.isDirectory():
-            it = fs.listFiles(match.getPath(), True)
-            while it.hasNext():
-                keep(it.next())
-        else:
-            keep(match)
-    return spark.createDataFrame(sorted(rows), "path string, size long, modified timestamp")
-
-
-def _expand_braces(pattern: str) -> list[str]:
-    """``*.{log,gz}`` -> ``["*.log", "*.gz"]`` (nested and repeated groups too)."""
-    m = re.search(r"\{([^{}]*)\}", pattern)
-    if not m:
-        return [pattern]
-    return [x for alt in m.group(1).split(",") for x in _expand_braces(pattern[:m.start()] + alt + pattern[m.end():])]
+        listed = list_paths(spark, input_path, include)
+    except FileNotFoundError:
+        raise InputNotFoundError(f"input path not found: {input_path}") from None
+    return spark.createDataFrame(listed, "path string, size long, modified timestamp")
 
 
 def _count_gzip_lines(data: bytes) -> tuple[int, str | None]:
