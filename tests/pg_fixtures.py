@@ -5,6 +5,7 @@ Outside CI these skip when the server binaries are missing; under CI (CI set) th
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -39,16 +40,23 @@ def pg_server():
         shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.fixture
-def pg(pg_server):
-    """The test server with a schema of its own for this test."""
+@contextlib.contextmanager
+def own_schema(pg_server, prefix: str):
+    """The test server's target with a fresh schema name, dropped (with everything in it) afterwards."""
     _, target = pg_server
-    t = replace(target, schema="t_" + uuid.uuid4().hex[:10])
+    t = replace(target, schema=prefix + uuid.uuid4().hex[:10])
     yield t
     conn = connect(t, autocommit=True)
     with conn.cursor() as cur:
         cur.execute(f'DROP SCHEMA IF EXISTS "{t.schema}" CASCADE')
     conn.close()
+
+
+@pytest.fixture
+def pg(pg_server):
+    """The test server with a schema of its own for this test."""
+    with own_schema(pg_server, "t_") as t:
+        yield t
 
 
 def query(target, sql_text, args=None):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -133,7 +132,8 @@ def fleet_lake(spark, base_conf, tmp_path_factory):
     return conf, catalog, summary["push_files"]
 
 
-def test_impact_finds_the_worse_push_and_claims_nothing_for_the_other(spark, fleet_lake, pg_server, tmp_path, capsys):
+def test_impact_finds_the_worse_push_and_claims_nothing_for_the_other(spark, fleet_lake, pg_server, tmp_path, capsys,
+                                                                         monkeypatch):
     from logalyzer.cli import main
     from tests.test_field_events_service import TOKEN, Service
 
@@ -151,20 +151,11 @@ def test_impact_finds_the_worse_push_and_claims_nothing_for_the_other(spark, fle
         svc.stop()
 
     lake_root = conf["lake"]["root"]
-    env = {"LOGALYZER_DB_URL": f"postgresql://{db.user}@{db.host}:{db.port}/{db.dbname}",
-           "LOGALYZER_DB_PASSWORD": db.password}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        code = main(["impact", "--lake", lake_root, "--conf-dir", str(Path(__file__).resolve().parent.parent / "conf"),
-                     "--env", "__tests_ignore_local__", "--set", f"publish.schema={db.schema}",
-                     "--set", f"project.work_dir={tmp_path / 'work'}"])
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    monkeypatch.setenv("LOGALYZER_DB_URL", f"postgresql://{db.user}@{db.host}:{db.port}/{db.dbname}")
+    monkeypatch.setenv("LOGALYZER_DB_PASSWORD", db.password)
+    code = main(["impact", "--lake", lake_root, "--conf-dir", str(Path(__file__).resolve().parent.parent / "conf"),
+                 "--env", "__tests_ignore_local__", "--set", f"publish.schema={db.schema}",
+                 "--set", f"project.work_dir={tmp_path / 'work'}"])
     assert code == 0
     rows = query(db, f'SELECT event_id, metric, treated_before, treated_after, control_before, control_after, did, '
                      f'ci_low, ci_high, n_treated, n_control, verdict FROM "{db.schema}".field_event_impact '

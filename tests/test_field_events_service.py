@@ -18,14 +18,12 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import requests
 
-from logalyzer.publish.connection import connect
-from tests.pg_fixtures import query
+from tests.pg_fixtures import own_schema, query
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "test-token-" + uuid.uuid4().hex
@@ -83,13 +81,8 @@ class Service:
 
 @pytest.fixture(scope="module")
 def db(pg_server):
-    _, target = pg_server
-    t = replace(target, schema="fe_" + uuid.uuid4().hex[:10])
-    yield t
-    conn = connect(t, autocommit=True)
-    with conn.cursor() as cur:
-        cur.execute(f'DROP SCHEMA IF EXISTS "{t.schema}" CASCADE')
-    conn.close()
+    with own_schema(pg_server, "fe_") as t:
+        yield t
 
 
 @pytest.fixture(scope="module")
